@@ -279,6 +279,13 @@ export interface MessageQueue {
   readonly name: string;
 
   /**
+   * Optional: the host name and process id of this process, used to name
+   * consumers and instances. Transports that may use runtime APIs provide
+   * it; the engine falls back to a random id.
+   */
+  processInfo?(): { host: string; pid: number };
+
+  /**
    * Create the consumer group if missing, check the backend, start what the
    * transport needs. Idempotent. Called by the runner on start.
    */
