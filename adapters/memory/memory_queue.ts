@@ -1,0 +1,1044 @@
+import { type Clock, systemClock } from "../../src/clock.ts";
+import { TransportError } from "../../src/errors.ts";
+import type {
+  AddResult,
+  Consumer,
+  DeadLetter,
+  DeadLetterPage,
+  DeadLetterReason,
+  Delivery,
+  DeliveryRef,
+  FailureRecord,
+  InstanceInfo,
+  MessageQueue,
+  NewTask,
+  PromoteResult,
+  QueueCounts,
+  ReceiveOptions,
+  ReclaimResult,
+  StatsDelta,
+  TaskStatsDelta,
+} from "../../src/queue.ts";
+import { DueHeap } from "./_due_heap.ts";
+
+/** Options for {@linkcode MemoryQueue}. */
+export interface MemoryQueueOptions {
+  /**
+   * Time source for every deadline (reservations, delays, lock and instance
+   * TTLs) and for the wait of a blocking `receive`.
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * Queue name, shown in logs and the monitor as `memory:<name>`.
+   * @default "default"
+   */
+  name?: string;
+}
+
+/**
+ * Reservation timeout, in milliseconds, given to malformed entries, which
+ * carry none of their own.
+ */
+const MALFORMED_RESERVATION_TIMEOUT = 30_000;
+
+/** Compact the stream once it holds this many removed slots (and more than live ones). */
+const COMPACT_MIN_HOLES = 1024;
+
+/** A task as stored in the stream (ready) or in the delayed schedule. */
+interface StoredTask {
+  id: string;
+  name: string;
+  body: string;
+  attempt: number;
+  reservationTimeout: number;
+  dispatchedAt: number;
+  unique?: { key: string; token: string };
+  malformed?: string;
+}
+
+/** One stream entry: a ready task. Removed on ack, retry or dead-letter. */
+interface Entry {
+  deliveryId: string;
+  /** Position in the stream array; updated by compaction. */
+  index: number;
+  task: StoredTask;
+  readyAt: number;
+  removed: boolean;
+}
+
+/** One delivery in a group's pending list. */
+interface Pending {
+  entry: Entry;
+  consumer: string;
+  deliveryCount: number;
+  /** Last delivery, reclaim or heartbeat: idle time is measured from here. */
+  lastSeen: number;
+  /** The stored entry was removed while this delivery was pending. */
+  gone: boolean;
+}
+
+interface Group {
+  /** Stream position of the next entry never delivered to this group. */
+  cursor: number;
+  /** Live entries before `cursor` (delivered to this group, not yet removed). */
+  liveBeforeCursor: number;
+  /** Where the next reclaim scan starts. */
+  reclaimCursor: number;
+  pending: Map<string, Pending>;
+  /** Consumer name → delivery ids it owns. */
+  consumers: Map<string, Set<string>>;
+  /** Pending deliveries whose entry was removed, reported by the next reclaim. */
+  lost: Set<string>;
+}
+
+interface UniqueLockState {
+  token: string;
+  taskId: string;
+  takenAt: number;
+  holdFor: number;
+  ttl: number;
+  expiresAt: number;
+}
+
+interface DeadRecord {
+  letter: DeadLetter;
+  reservationTimeout: number;
+  malformed?: string;
+}
+
+interface Waiter {
+  notify: () => void;
+}
+
+/**
+ * An in-process {@linkcode MessageQueue} with the same semantics as the
+ * Redis transport: consumer groups with their own cursor and pending list,
+ * ownership and delivery-count fencing, reclaim of idle deliveries, unique
+ * locks taken atomically with the add, delayed tasks promoted exactly once,
+ * dead letters, fleet-wide stats and an instance registry. Every instant
+ * comes from the injected clock, so tests can drive time by hand.
+ *
+ * It holds everything in memory of one process: use it for tests, examples
+ * and single-process deployments that can lose queued work on exit.
+ * Every operation is synchronous underneath (O(1) amortised for add,
+ * receive, ack, heartbeat; O(log n) for delayed tasks), which also makes it
+ * the engine's ceiling in benchmarks without Redis.
+ *
+ * @example Run a runner on the in-memory queue
+ * ```ts
+ * import { MemoryQueue } from "@taskrunner/core/memory";
+ * import { TaskRunner } from "@taskrunner/core";
+ *
+ * const runner = new TaskRunner(new MemoryQueue(), { consumerGroup: "example" });
+ * ```
+ */
+export class MemoryQueue implements MessageQueue {
+  /** `memory:<name>`. */
+  readonly name: string;
+
+  #clock: Clock;
+  #closed = false;
+
+  #stream: (Entry | null)[] = [];
+  #live = 0;
+  #holes = 0;
+  #entries = new Map<string, Entry>();
+  #nextDeliveryId = 1;
+
+  #groups = new Map<string, Group>();
+  #delayed = new DueHeap<StoredTask>();
+  #delayedListeners = new Set<(dueAt: number) => void>();
+  #waiters = new Set<Waiter>();
+
+  #locks = new Map<string, UniqueLockState>();
+  #lockSweepAt = COMPACT_MIN_HOLES;
+
+  #dead = new Map<number, DeadRecord>();
+  #deadOrder: number[] = [];
+  #nextDeadId = 1;
+
+  #stats = new Map<string, TaskStatsDelta>();
+  #instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
+  #once = new Map<string, number>();
+  #paused = false;
+
+  /**
+   * @param options Clock and name; see {@linkcode MemoryQueueOptions}.
+   */
+  constructor(options: MemoryQueueOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.name = `memory:${options.name ?? "default"}`;
+  }
+
+  /**
+   * Create the consumer group if missing. A new group starts at the
+   * beginning of the queue, so it receives every task still outstanding.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  init(group: string): Promise<void> {
+    return this.#run(() => {
+      this.#group(group);
+    });
+  }
+
+  /**
+   * Add tasks, each with its unique lock when it has one; a task whose lock
+   * is held yields `{ ok: false, reason: "duplicate", existingId }`.
+   *
+   * @returns One result per task, in input order.
+   * @throws {TransportError} When the queue is closed.
+   */
+  add(tasks: readonly NewTask[]): Promise<AddResult[]> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const results: AddResult[] = [];
+      let ready = false;
+      for (const task of tasks) {
+        if (task.unique) {
+          const held = this.#lockHolder(task.unique.key, now);
+          if (held) {
+            results.push({ ok: false, reason: "duplicate", existingId: held.taskId });
+            continue;
+          }
+          this.#locks.set(task.unique.key, {
+            token: task.unique.token,
+            taskId: task.id,
+            takenAt: now,
+            holdFor: task.unique.holdFor,
+            ttl: task.unique.ttl,
+            expiresAt: now + task.unique.ttl,
+          });
+        }
+        const stored: StoredTask = {
+          id: task.id,
+          name: task.name,
+          body: task.body,
+          attempt: task.attempt,
+          reservationTimeout: task.reservationTimeout,
+          dispatchedAt: task.dispatchedAt ?? now,
+        };
+        if (task.unique) stored.unique = { key: task.unique.key, token: task.unique.token };
+        if (task.delay !== undefined && task.delay > 0) {
+          this.#schedule(stored, now + task.delay);
+        } else {
+          this.#append(stored, now);
+          ready = true;
+        }
+        results.push({ ok: true, id: task.id });
+      }
+      if (ready) this.#wake();
+      this.#maybeSweepLocks(now);
+      return results;
+    });
+  }
+
+  /**
+   * Deliver up to `count` tasks never delivered to the consumer's group,
+   * waiting up to `block` ms on the clock when none is ready. Returns early
+   * when work arrives, when `signal` aborts, or with nothing when the queue
+   * is closed meanwhile.
+   *
+   * @throws {TransportError} When the queue is closed at the call.
+   */
+  async receive(consumer: Consumer, options: ReceiveOptions): Promise<Delivery[]> {
+    this.#assertOpen();
+    const group = this.#group(consumer.group);
+    this.#owned(group, consumer.name);
+    const first = this.#collect(group, consumer.name, options.count);
+    if (first.length > 0 || options.block <= 0 || options.signal?.aborted) return first;
+
+    const waiter: Waiter = { notify: () => {} };
+    const signal = options.signal;
+    let timedOut = false;
+    const onAbort = (): void => waiter.notify();
+    const timer = this.#clock.setTimeout(() => {
+      timedOut = true;
+      waiter.notify();
+    }, options.block);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#waiters.add(waiter);
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => {
+          waiter.notify = resolve;
+        });
+        if (this.#closed) return [];
+        const got = this.#collect(group, consumer.name, options.count);
+        if (got.length > 0 || timedOut || signal?.aborted) return got;
+      }
+    } finally {
+      this.#waiters.delete(waiter);
+      this.#clock.clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Complete deliveries still owned by `consumer` with the same
+   * `deliveryCount`: remove their entries and release their unique locks
+   * by token (shortened to the rest of `holdFor` when that has not passed).
+   *
+   * @returns Per delivery, in input order, whether it was completed.
+   * @throws {TransportError} When the queue is closed.
+   */
+  ack(
+    consumer: Consumer,
+    deliveries: readonly (DeliveryRef & Pick<Delivery, "unique">)[],
+  ): Promise<boolean[]> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const group = this.#groups.get(consumer.group);
+      return deliveries.map((ref) => {
+        const pending = group && this.#owner(group, consumer.name, ref);
+        if (!group || !pending) return false;
+        this.#complete(group, pending);
+        const unique = ref.unique ?? pending.entry.task.unique;
+        if (unique) this.#releaseLock(unique.key, unique.token, now);
+        return true;
+      });
+    });
+  }
+
+  /**
+   * Complete `delivery` and schedule its task again with `attempt` + 1
+   * after `delay` ms (0: ready at once), keeping its id, `dispatchedAt` and
+   * unique lock.
+   *
+   * @returns false (nothing changed) unless `consumer` still owns it.
+   * @throws {TransportError} When the queue is closed.
+   */
+  retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const group = this.#groups.get(consumer.group);
+      const pending = group && this.#owner(group, consumer.name, delivery);
+      if (!group || !pending) return false;
+      this.#complete(group, pending);
+      const stored: StoredTask = {
+        id: delivery.id,
+        name: delivery.name,
+        body: delivery.body,
+        attempt: delivery.attempt + 1,
+        reservationTimeout: delivery.reservationTimeout,
+        dispatchedAt: delivery.dispatchedAt,
+      };
+      const unique = delivery.unique ?? pending.entry.task.unique;
+      if (unique) stored.unique = { key: unique.key, token: unique.token };
+      if (delivery.malformed !== undefined) stored.malformed = delivery.malformed;
+      if (delay > 0) {
+        this.#schedule(stored, now + delay);
+      } else {
+        this.#append(stored, now);
+        this.#wake();
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Complete `delivery`, release its unique lock and record it as a dead
+   * letter with `reason` and `error`; its `attempt` counts the failed run
+   * that ended here.
+   *
+   * @returns true to exactly one caller per delivery; false unless
+   *   `consumer` still owns it.
+   * @throws {TransportError} When the queue is closed.
+   */
+  deadLetter(
+    consumer: Consumer,
+    delivery: Delivery,
+    reason: DeadLetterReason,
+    error: FailureRecord,
+  ): Promise<boolean> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const group = this.#groups.get(consumer.group);
+      const pending = group && this.#owner(group, consumer.name, delivery);
+      if (!group || !pending) return false;
+      this.#complete(group, pending);
+      const unique = delivery.unique ?? pending.entry.task.unique;
+      if (unique) this.#releaseLock(unique.key, unique.token, now);
+      const seq = this.#nextDeadId++;
+      const failure: FailureRecord = { name: error.name, message: error.message };
+      if (error.stack !== undefined) failure.stack = error.stack;
+      const record: DeadRecord = {
+        letter: {
+          deadLetterId: String(seq),
+          id: delivery.id,
+          name: delivery.name,
+          body: delivery.body,
+          attempt: delivery.attempt + 1,
+          reason,
+          error: failure,
+          dispatchedAt: delivery.dispatchedAt,
+          failedAt: now,
+        },
+        reservationTimeout: delivery.reservationTimeout,
+      };
+      if (delivery.malformed !== undefined) record.malformed = delivery.malformed;
+      this.#dead.set(seq, record);
+      this.#deadOrder.push(seq);
+      return true;
+    });
+  }
+
+  /**
+   * Reset the idle time of the deliveries `consumer` still owns and extend
+   * their unique locks' backstop TTL.
+   *
+   * @returns The `deliveryId`s it no longer owns (reclaimed or gone).
+   * @throws {TransportError} When the queue is closed.
+   */
+  heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const group = this.#groups.get(consumer.group);
+      const lost: string[] = [];
+      for (const ref of deliveries) {
+        const pending = group && this.#owner(group, consumer.name, ref);
+        if (!group || !pending) {
+          lost.push(ref.deliveryId);
+          continue;
+        }
+        if (pending.gone) {
+          this.#dropPending(group, pending);
+          lost.push(ref.deliveryId);
+          continue;
+        }
+        pending.lastSeen = now;
+        const unique = pending.entry.task.unique;
+        const lock = unique && this.#locks.get(unique.key);
+        if (lock && lock.token === unique.token && lock.expiresAt > now) {
+          lock.expiresAt = Math.max(lock.expiresAt, now + lock.ttl);
+        }
+      }
+      return lost;
+    });
+  }
+
+  /**
+   * Take over up to `count` deliveries of the group idle for at least their
+   * own reservation timeout, incrementing their `deliveryCount`. The scan
+   * resumes where the previous one stopped, so every pending delivery gets
+   * its turn. Pending deliveries whose entry was removed are dropped and
+   * reported in `lost`.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const group = this.#group(consumer.group);
+      const owned = this.#owned(group, consumer.name);
+      const lost: string[] = [];
+      for (const deliveryId of group.lost) {
+        const pending = group.pending.get(deliveryId);
+        if (pending) this.#dropPending(group, pending);
+        lost.push(deliveryId);
+      }
+      group.lost.clear();
+
+      const deliveries: Delivery[] = [];
+      const total = group.pending.size;
+      const end = group.cursor;
+      let i = group.reclaimCursor < end ? group.reclaimCursor : 0;
+      let visited = 0;
+      for (let scanned = 0; scanned < end && visited < total && deliveries.length < count; scanned++) {
+        if (i >= end) i = 0;
+        const entry = this.#stream[i++];
+        if (!entry) continue;
+        const pending = group.pending.get(entry.deliveryId);
+        if (!pending) continue;
+        visited++;
+        if (now - pending.lastSeen < entry.task.reservationTimeout) continue;
+        if (pending.consumer !== consumer.name) {
+          group.consumers.get(pending.consumer)?.delete(entry.deliveryId);
+          owned.add(entry.deliveryId);
+          pending.consumer = consumer.name;
+        }
+        pending.deliveryCount++;
+        pending.lastSeen = now;
+        deliveries.push(toDelivery(entry, pending.deliveryCount));
+      }
+      group.reclaimCursor = i;
+      return { deliveries, lost };
+    });
+  }
+
+  /**
+   * Move every delayed task due at or before the clock's now into the ready
+   * queue (each exactly once) and wake blocked receivers.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  promote(): Promise<PromoteResult> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      let promoted = 0;
+      for (let next = this.#delayed.peek(); next && next.dueAt <= now; next = this.#delayed.peek()) {
+        this.#delayed.pop();
+        this.#append(next.value, next.dueAt);
+        promoted++;
+      }
+      if (promoted > 0) this.#wake();
+      return { promoted, nextDueAt: this.#delayed.peek()?.dueAt ?? null, now };
+    });
+  }
+
+  /**
+   * Call `listener` with the due time of every delayed task added from now
+   * on (by `add` with a delay or by `retry` with a delay).
+   *
+   * @returns A function that unsubscribes `listener`.
+   */
+  onDelayedAdded(listener: (dueAt: number) => void): () => void {
+    const own = (dueAt: number): void => listener(dueAt);
+    this.#delayedListeners.add(own);
+    return () => {
+      this.#delayedListeners.delete(own);
+    };
+  }
+
+  /**
+   * Counts for `group`; a group not created yet has every ready task
+   * waiting and no consumer.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  counts(group: string): Promise<QueueCounts> {
+    return this.#run(() => {
+      const g = this.#groups.get(group);
+      return {
+        waiting: this.#live - (g?.liveBeforeCursor ?? 0),
+        inFlight: g?.pending.size ?? 0,
+        delayed: this.#delayed.size,
+        dead: this.#dead.size,
+        consumers: g?.consumers.size ?? 0,
+      };
+    });
+  }
+
+  /**
+   * Remove a consumer from its group unless it owns a delivery.
+   *
+   * @returns false when it still owns one; true otherwise (also when it was
+   *   not registered).
+   * @throws {TransportError} When the queue is closed.
+   */
+  removeConsumer(consumer: Consumer): Promise<boolean> {
+    return this.#run(() => {
+      const group = this.#groups.get(consumer.group);
+      const owned = group?.consumers.get(consumer.name);
+      if (!group || !owned) return true;
+      if (owned.size > 0) return false;
+      group.consumers.delete(consumer.name);
+      return true;
+    });
+  }
+
+  /**
+   * Dead letters, oldest first, after `cursor` (exclusive), at most `limit`.
+   *
+   * @throws {TransportError} When the queue is closed or `cursor` was not
+   *   returned by this queue.
+   */
+  listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
+    return this.#run(() => {
+      const order = this.#deadOrder;
+      let start = 0;
+      if (options.cursor !== undefined && options.cursor !== null) {
+        const after = Number(options.cursor);
+        if (!Number.isInteger(after)) {
+          throw new TransportError(`Invalid dead-letter cursor: got '${options.cursor}'`);
+        }
+        start = upperBound(order, after);
+      }
+      const limit = Math.max(0, Math.floor(options.limit));
+      const end = Math.min(order.length, start + limit);
+      const items: DeadLetter[] = [];
+      for (let i = start; i < end; i++) items.push(copyDeadLetter(this.#dead.get(order[i])!.letter));
+      const nextCursor = end < order.length && items.length > 0 ? items[items.length - 1].deadLetterId : null;
+      return { items, nextCursor };
+    });
+  }
+
+  /**
+   * Fetch one dead letter.
+   *
+   * @returns The dead letter, or null when there is no such id.
+   * @throws {TransportError} When the queue is closed.
+   */
+  getDeadLetter(deadLetterId: string): Promise<DeadLetter | null> {
+    return this.#run(() => {
+      const record = this.#deadRecord(deadLetterId);
+      return record ? copyDeadLetter(record.letter) : null;
+    });
+  }
+
+  /**
+   * Remove a dead letter and add its task again: attempt 0, ready at once,
+   * same task id, no unique lock.
+   *
+   * @returns false when there is no such id.
+   * @throws {TransportError} When the queue is closed.
+   */
+  replayDeadLetter(deadLetterId: string): Promise<boolean> {
+    return this.#run(() => {
+      const record = this.#deadRecord(deadLetterId);
+      if (!record) return false;
+      this.#removeDead(Number(deadLetterId));
+      const { letter } = record;
+      const stored: StoredTask = {
+        id: letter.id,
+        name: letter.name,
+        body: letter.body,
+        attempt: 0,
+        reservationTimeout: record.reservationTimeout,
+        dispatchedAt: letter.dispatchedAt,
+      };
+      if (record.malformed !== undefined) stored.malformed = record.malformed;
+      this.#append(stored, this.#clock.now());
+      this.#wake();
+      return true;
+    });
+  }
+
+  /**
+   * Remove a dead letter.
+   *
+   * @returns false when there is no such id.
+   * @throws {TransportError} When the queue is closed.
+   */
+  deleteDeadLetter(deadLetterId: string): Promise<boolean> {
+    return this.#run(() => {
+      if (!this.#deadRecord(deadLetterId)) return false;
+      this.#removeDead(Number(deadLetterId));
+      return true;
+    });
+  }
+
+  /**
+   * Add a batch of statistics to the totals (counters and sums added,
+   * histogram buckets added index by index).
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  recordStats(delta: StatsDelta): Promise<void> {
+    return this.#run(() => {
+      for (const [name, part] of Object.entries(delta.tasks)) {
+        const total = this.#stats.get(name);
+        if (!total) {
+          this.#stats.set(name, copyTaskStats(part));
+          continue;
+        }
+        total.completed += part.completed;
+        total.failed += part.failed;
+        total.retried += part.retried;
+        total.dead += part.dead;
+        total.runTimeSum += part.runTimeSum;
+        total.waitTimeSum += part.waitTimeSum;
+        addBuckets(total.runTime, part.runTime);
+        addBuckets(total.waitTime, part.waitTime);
+      }
+    });
+  }
+
+  /**
+   * Totals since the queue was created.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  readStats(): Promise<StatsDelta> {
+    return this.#run(() => {
+      const tasks: Record<string, TaskStatsDelta> = {};
+      for (const [name, total] of this.#stats) tasks[name] = copyTaskStats(total);
+      return { tasks };
+    });
+  }
+
+  /**
+   * Register or refresh an instance; it is listed until `ttl` ms pass
+   * without a refresh. `lastSeen` is set to the clock's now.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      this.#instances.set(info.id, { info: { ...info, lastSeen: now }, expiresAt: now + ttl });
+    });
+  }
+
+  /**
+   * Remove an instance from the registry.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  unregisterInstance(id: string): Promise<void> {
+    return this.#run(() => {
+      this.#instances.delete(id);
+    });
+  }
+
+  /**
+   * Live instances, in registration order.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  instances(): Promise<InstanceInfo[]> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const live: InstanceInfo[] = [];
+      for (const [id, item] of this.#instances) {
+        if (item.expiresAt <= now) this.#instances.delete(id);
+        else live.push({ ...item.info });
+      }
+      return live;
+    });
+  }
+
+  /**
+   * Take a one-shot token for `key`.
+   *
+   * @returns true to exactly one caller per `key` until `ttl` ms have passed.
+   * @throws {TransportError} When the queue is closed.
+   */
+  claimOnce(key: string, ttl: number): Promise<boolean> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const expiresAt = this.#once.get(key);
+      if (expiresAt !== undefined && expiresAt > now) return false;
+      this.#once.set(key, now + ttl);
+      return true;
+    });
+  }
+
+  /**
+   * Set the paused flag (the runner stops fetching while it is set).
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  setPaused(paused: boolean): Promise<void> {
+    return this.#run(() => {
+      this.#paused = paused;
+    });
+  }
+
+  /**
+   * Whether the paused flag is set.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  isPaused(): Promise<boolean> {
+    return this.#run(() => this.#paused);
+  }
+
+  /**
+   * Close the queue: blocked `receive` calls return what they have (nothing)
+   * and every later call rejects with a {@linkcode TransportError}.
+   * Idempotent. The queued tasks are dropped with the object.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const waiter of this.#waiters) waiter.notify();
+      this.#waiters.clear();
+      this.#delayedListeners.clear();
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * For testing transports: add an entry that cannot be decoded, as a
+   * foreign writer or corrupt data would. It is delivered with `malformed`
+   * set to `reason`, empty `name` and `body`, and its delivery id as `id`.
+   *
+   * @param reason What is wrong with the entry.
+   * @returns The delivery id of the entry.
+   * @throws {TransportError} When the queue is closed.
+   */
+  injectMalformed(reason: string = "entry has no task fields"): Promise<string> {
+    return this.#run(() => {
+      const now = this.#clock.now();
+      const entry = this.#append({
+        id: "",
+        name: "",
+        body: "",
+        attempt: 0,
+        reservationTimeout: MALFORMED_RESERVATION_TIMEOUT,
+        dispatchedAt: now,
+        malformed: reason,
+      }, now);
+      entry.task.id = entry.deliveryId;
+      this.#wake();
+      return entry.deliveryId;
+    });
+  }
+
+  /**
+   * For testing transports: delete a stored entry behind the queue's back,
+   * as an outside `XDEL` or trim would. Deliveries of it still pending are
+   * then reported as lost by `reclaim` and `heartbeat`.
+   *
+   * @param deliveryId The entry's delivery id.
+   * @returns false when there was no such entry.
+   * @throws {TransportError} When the queue is closed.
+   */
+  deleteEntry(deliveryId: string): Promise<boolean> {
+    return this.#run(() => {
+      const entry = this.#entries.get(deliveryId);
+      if (!entry) return false;
+      this.#removeEntry(entry);
+      return true;
+    });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #run<T>(fn: () => T): Promise<T> {
+    try {
+      this.#assertOpen();
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new TransportError(`Queue ${this.name} is closed: create a new MemoryQueue to use it again`);
+    }
+  }
+
+  #group(name: string): Group {
+    let group = this.#groups.get(name);
+    if (!group) {
+      group = {
+        cursor: 0,
+        liveBeforeCursor: 0,
+        reclaimCursor: 0,
+        pending: new Map(),
+        consumers: new Map(),
+        lost: new Set(),
+      };
+      this.#groups.set(name, group);
+    }
+    return group;
+  }
+
+  /** The delivery ids `name` owns in `group`, registering the consumer. */
+  #owned(group: Group, name: string): Set<string> {
+    let owned = group.consumers.get(name);
+    if (!owned) {
+      owned = new Set();
+      group.consumers.set(name, owned);
+    }
+    return owned;
+  }
+
+  /** The pending delivery if `consumer` owns it with the same count. */
+  #owner(group: Group, consumer: string, ref: DeliveryRef): Pending | undefined {
+    const pending = group.pending.get(ref.deliveryId);
+    if (!pending || pending.consumer !== consumer || pending.deliveryCount !== ref.deliveryCount) {
+      return undefined;
+    }
+    return pending;
+  }
+
+  #collect(group: Group, consumer: string, count: number): Delivery[] {
+    const out: Delivery[] = [];
+    const stream = this.#stream;
+    if (group.cursor >= stream.length) return out;
+    const now = this.#clock.now();
+    const owned = this.#owned(group, consumer);
+    while (out.length < count && group.cursor < stream.length) {
+      const entry = stream[group.cursor++];
+      if (!entry) continue;
+      group.liveBeforeCursor++;
+      group.pending.set(entry.deliveryId, { entry, consumer, deliveryCount: 1, lastSeen: now, gone: false });
+      owned.add(entry.deliveryId);
+      out.push(toDelivery(entry, 1));
+    }
+    return out;
+  }
+
+  #append(task: StoredTask, readyAt: number): Entry {
+    const entry: Entry = {
+      deliveryId: String(this.#nextDeliveryId++),
+      index: this.#stream.length,
+      task,
+      readyAt,
+      removed: false,
+    };
+    this.#stream.push(entry);
+    this.#entries.set(entry.deliveryId, entry);
+    this.#live++;
+    return entry;
+  }
+
+  #schedule(task: StoredTask, dueAt: number): void {
+    this.#delayed.push(dueAt, task);
+    for (const listener of this.#delayedListeners) {
+      try {
+        listener(dueAt);
+      } catch {
+        // A listener's failure is its own; the add has happened.
+      }
+    }
+  }
+
+  #wake(): void {
+    for (const waiter of this.#waiters) waiter.notify();
+  }
+
+  /** Remove a completed delivery from its group and its entry from the stream. */
+  #complete(group: Group, pending: Pending): void {
+    this.#dropPending(group, pending);
+    if (!pending.entry.removed) this.#removeEntry(pending.entry);
+  }
+
+  #dropPending(group: Group, pending: Pending): void {
+    const id = pending.entry.deliveryId;
+    group.pending.delete(id);
+    group.lost.delete(id);
+    group.consumers.get(pending.consumer)?.delete(id);
+  }
+
+  /** Remove an entry for every group; deliveries still pending become lost. */
+  #removeEntry(entry: Entry): void {
+    entry.removed = true;
+    this.#entries.delete(entry.deliveryId);
+    this.#stream[entry.index] = null;
+    this.#live--;
+    this.#holes++;
+    for (const group of this.#groups.values()) {
+      if (entry.index < group.cursor) group.liveBeforeCursor--;
+      const pending = group.pending.get(entry.deliveryId);
+      if (pending && pending.entry === entry) {
+        pending.gone = true;
+        group.lost.add(entry.deliveryId);
+      }
+    }
+    if (this.#holes >= COMPACT_MIN_HOLES && this.#holes > this.#live) this.#compact();
+  }
+
+  /** Drop removed slots; O(n), run once removed slots outnumber live ones. */
+  #compact(): void {
+    const old = this.#stream;
+    const liveBefore = new Uint32Array(old.length + 1);
+    const next: Entry[] = [];
+    for (let i = 0; i < old.length; i++) {
+      liveBefore[i] = next.length;
+      const entry = old[i];
+      if (entry) {
+        entry.index = next.length;
+        next.push(entry);
+      }
+    }
+    liveBefore[old.length] = next.length;
+    for (const group of this.#groups.values()) {
+      group.cursor = liveBefore[Math.min(group.cursor, old.length)];
+      group.reclaimCursor = liveBefore[Math.min(group.reclaimCursor, old.length)];
+    }
+    this.#stream = next;
+    this.#holes = 0;
+  }
+
+  /** The lock holding `key` now, dropping it when expired. */
+  #lockHolder(key: string, now: number): UniqueLockState | undefined {
+    const lock = this.#locks.get(key);
+    if (lock && lock.expiresAt <= now) {
+      this.#locks.delete(key);
+      return undefined;
+    }
+    return lock;
+  }
+
+  /** Release by token: keep the lock for the rest of `holdFor`, else delete it. */
+  #releaseLock(key: string, token: string, now: number): void {
+    const lock = this.#lockHolder(key, now);
+    if (!lock || lock.token !== token) return;
+    const holdUntil = lock.takenAt + lock.holdFor;
+    if (holdUntil > now) {
+      lock.expiresAt = holdUntil;
+      lock.ttl = 0;
+    } else {
+      this.#locks.delete(key);
+    }
+  }
+
+  /** Forget expired locks once their number doubled since the last sweep. */
+  #maybeSweepLocks(now: number): void {
+    if (this.#locks.size < this.#lockSweepAt) return;
+    for (const [key, lock] of this.#locks) if (lock.expiresAt <= now) this.#locks.delete(key);
+    this.#lockSweepAt = Math.max(COMPACT_MIN_HOLES, this.#locks.size * 2);
+  }
+
+  #deadRecord(deadLetterId: string): DeadRecord | undefined {
+    const seq = Number(deadLetterId);
+    return Number.isInteger(seq) ? this.#dead.get(seq) : undefined;
+  }
+
+  #removeDead(seq: number): void {
+    this.#dead.delete(seq);
+    const at = upperBound(this.#deadOrder, seq) - 1;
+    if (at >= 0 && this.#deadOrder[at] === seq) this.#deadOrder.splice(at, 1);
+  }
+}
+
+function toDelivery(entry: Entry, deliveryCount: number): Delivery {
+  const task = entry.task;
+  const delivery: Delivery = {
+    deliveryId: entry.deliveryId,
+    deliveryCount,
+    id: task.id,
+    name: task.name,
+    body: task.body,
+    attempt: task.attempt,
+    reservationTimeout: task.reservationTimeout,
+    dispatchedAt: task.dispatchedAt,
+    readyAt: entry.readyAt,
+  };
+  if (task.unique) delivery.unique = { key: task.unique.key, token: task.unique.token };
+  if (task.malformed !== undefined) {
+    delivery.malformed = task.malformed;
+    delivery.name = "";
+    delivery.body = "";
+  }
+  return delivery;
+}
+
+/** Index of the first element of ascending `sorted` greater than `value`. */
+function upperBound(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function copyDeadLetter(letter: DeadLetter): DeadLetter {
+  return { ...letter, error: { ...letter.error } };
+}
+
+function copyTaskStats(part: TaskStatsDelta): TaskStatsDelta {
+  return {
+    completed: part.completed,
+    failed: part.failed,
+    retried: part.retried,
+    dead: part.dead,
+    runTimeSum: part.runTimeSum,
+    runTime: [...part.runTime],
+    waitTimeSum: part.waitTimeSum,
+    waitTime: [...part.waitTime],
+  };
+}
+
+function addBuckets(total: number[], part: readonly number[]): void {
+  for (let i = 0; i < part.length; i++) total[i] = (total[i] ?? 0) + part[i];
+}
