@@ -1,0 +1,151 @@
+/**
+ * The test process's own view of a queue under test: a producer (a
+ * TaskRunner that never consumes) on its own connection, the queue for
+ * inspection (dead letters, counts), and the worker children it manages.
+ *
+ * @module
+ */
+import { createClient } from "@redis/client";
+import { TaskRunner } from "../../mod.ts";
+import { RedisStreamQueue } from "../../adapters/redis/mod.ts";
+import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
+import { WorkerProcess } from "./_harness.ts";
+import type { TaskSpec, WorkerConfig, WorkerRecord, WorkPayload } from "./_protocol.ts";
+import type { DeadTask } from "./_ledger.ts";
+
+/** Options for {@linkcode Fleet.open}. */
+export interface FleetOptions {
+  redisUrl: string;
+  prefix: string;
+  queue?: string;
+  group?: string;
+  tasks: TaskSpec[];
+}
+
+type Client = ReturnType<typeof createClient>;
+
+/** A producer, an inspector and a set of worker children on one queue. */
+export class Fleet {
+  readonly options: FleetOptions;
+  readonly client: Client;
+  readonly queue: MessageQueue;
+  readonly producer: TaskRunner;
+  readonly workers: WorkerProcess[] = [];
+  /** Every id a dispatch returned (the "acknowledged" enqueues). */
+  readonly accepted: string[] = [];
+
+  private constructor(options: FleetOptions, client: Client, queue: MessageQueue, producer: TaskRunner) {
+    this.options = options;
+    this.client = client;
+    this.queue = queue;
+    this.producer = producer;
+  }
+
+  /** Connect the producer and register the task kinds (no consuming). */
+  static async open(options: FleetOptions): Promise<Fleet> {
+    const client = createClient({ url: options.redisUrl });
+    client.on("error", () => {/* faults make connections fail; commands report it */});
+    await client.connect();
+    const queue = new RedisStreamQueue(client, {
+      prefix: options.prefix,
+      queue: options.queue ?? "q",
+    }) as unknown as MessageQueue;
+    const producer = new TaskRunner(queue, { consumerGroup: options.group ?? "g" } as never);
+    for (const spec of options.tasks) {
+      producer.registerTask({
+        name: spec.name,
+        maxRetry: spec.maxRetry ?? 0,
+        unique: spec.unique,
+        uniqueKey: spec.unique ? (p: WorkPayload) => p.key ?? String(p.i) : undefined,
+        uniqueFor: spec.uniqueFor,
+        reservationTimeout: spec.reservationTimeout,
+        timeout: spec.timeout,
+        action: () => {
+          throw new Error("the producer never runs tasks");
+        },
+      } as never);
+    }
+    return new Fleet(options, client, queue, producer);
+  }
+
+  /** Spawn a worker child on this queue. */
+  async spawn(overrides: Partial<WorkerConfig> = {}): Promise<WorkerProcess> {
+    const worker = await WorkerProcess.start({
+      redisUrl: this.options.redisUrl,
+      prefix: this.options.prefix,
+      queue: this.options.queue ?? "q",
+      group: this.options.group ?? "g",
+      numWorkers: 4,
+      tasks: this.options.tasks,
+      ...overrides,
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Dispatch payloads of `name` in chunks; returns the accepted ids. */
+  async dispatch(name: string, payloads: readonly WorkPayload[], chunk = 200): Promise<string[]> {
+    const ids: string[] = [];
+    for (let k = 0; k < payloads.length; k += chunk) {
+      const part = payloads.slice(k, k + chunk);
+      ids.push(...await Promise.all(part.map((p) => this.producer.dispatch(name as never, p as never) as Promise<string>)));
+    }
+    this.accepted.push(...ids);
+    return ids;
+  }
+
+  /** Every record of every worker spawned so far. */
+  records(): WorkerRecord[] {
+    return this.workers.flatMap((w) => w.records);
+  }
+
+  /** Ids with a successful handler end, across workers. */
+  completedIds(): Set<string> {
+    const done = new Set<string>();
+    for (const w of this.workers) for (const r of w.records) if (r.ev === "end" && r.ok) done.add(r.id);
+    return done;
+  }
+
+  /** All dead letters (paged through). */
+  async deadLetters(): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.queue.listDeadLetters({ cursor, limit: 500 });
+      out.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  /** Dead letters in the checker's shape. */
+  async deadTasks(): Promise<DeadTask[]> {
+    return (await this.deadLetters()).map((d) => ({ id: d.id, reason: d.reason }));
+  }
+
+  /** Ids the workers reported lost (runner `lost` events). */
+  lostIds(): string[] {
+    return this.records().flatMap((r) => (r.ev === "runner" && r.name === "lost" && r.id ? [r.id] : []));
+  }
+
+  /** `fatal` records of every worker (uncaught errors, unhandled rejections). */
+  fatals(): string[] {
+    return this.workers.flatMap((w) => w.fatals());
+  }
+
+  /** Kill every worker still running and close the producer's connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.kill()));
+    try {
+      await this.producer.stop();
+    } catch { /* never started */ }
+    try {
+      await this.queue.close();
+    } catch { /* down */ }
+    try {
+      await this.client.close();
+    } catch {
+      this.client.destroy();
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Small helpers shared by the fault tests that read worker records.
+ *
+ * @module
+ */
+import type { WorkerProcess } from "./_harness.ts";
+
+/** `[0, 1, ..., n-1]`. */
+export function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * Executions on `worker` that started and were not acked (ack refused or
+ * never sent): what a crash of this worker puts back in play. Maps task id
+ * to the attempt it was running.
+ */
+export function unacked(worker: WorkerProcess): Map<string, number> {
+  const open = new Map<string, number>();
+  for (const r of worker.records) {
+    if (r.ev === "start") {
+      open.set(r.id, r.attempt);
+    } else if (r.ev === "ack") {
+      for (const a of r.results) if (a.ok) open.delete(a.id);
+    }
+  }
+  return open;
+}
+
+/** Number of handler starts written by `worker`. */
+export function starts(worker: WorkerProcess): number {
+  return worker.records.reduce((n, r) => n + (r.ev === "start" ? 1 : 0), 0);
+}
+
+/** Format milliseconds for a figure line. */
+export function ms(n: number): string {
+  return Number.isFinite(n) ? `${Math.round(n)}ms` : "n/a";
+}
