@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Keeps the two export maps honest:
+//   - deno.json and package.json export the same subpaths (package.json may add "./package.json");
+//   - every deno.json target is a source file that exists and is published (publish.include);
+//   - every package.json entry lists "types" first, then "default", and points at the dist/ build of
+//     the very source file deno.json exports under the same key;
+//   - package.json "files" ships dist/.
+// With --built it also checks that every dist/ target exists and that each subpath resolves and loads
+// through the package's own name (`import("@taskrunner/core/memory")`), on the Node running this script.
+//
+// Usage: node scripts/check-exports.mjs [--built]
+// Exits 1 with one line per problem.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const built = process.argv.includes("--built");
+const problems = [];
+const problem = (msg) => problems.push(msg);
+
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+
+/** deno.json "exports" may be a single string (".") or a map. */
+const denoExports = typeof deno.exports === "string" ? { ".": deno.exports } : (deno.exports ?? {});
+const pkgExports = pkg.exports ?? {};
+
+const NPM_ONLY = new Set(["./package.json"]);
+const denoKeys = Object.keys(denoExports).sort();
+const pkgKeys = Object.keys(pkgExports).filter((k) => !NPM_ONLY.has(k)).sort();
+
+for (const k of denoKeys) if (!pkgKeys.includes(k)) problem(`deno.json exports "${k}" but package.json does not`);
+for (const k of pkgKeys) if (!denoKeys.includes(k)) problem(`package.json exports "${k}" but deno.json does not`);
+if (!("./package.json" in pkgExports)) problem(`package.json exports lacks "./package.json"`);
+
+// The field checks that JSR and npm rely on.
+for (const field of ["name", "version", "license"]) {
+  if (!deno[field]) problem(`deno.json lacks "${field}"`);
+  if (!pkg[field]) problem(`package.json lacks "${field}"`);
+}
+if (deno.name !== pkg.name) problem(`names differ: deno.json "${deno.name}", package.json "${pkg.name}"`);
+if (deno.version !== pkg.version) problem(`versions differ: deno.json "${deno.version}", package.json "${pkg.version}"`);
+if (pkg.type !== "module") problem(`package.json "type" must be "module"`);
+if (pkg.sideEffects !== false) problem(`package.json "sideEffects" must be false`);
+if (!Array.isArray(pkg.files) || !pkg.files.some((f) => f.replace(/^\.\//, "").replace(/\/$/, "") === "dist")) {
+  problem(`package.json "files" must include "dist"`);
+}
+
+const rel = (p) => normalize(p.replace(/^\.\//, ""));
+const publishInclude = (deno.publish?.include ?? []).map((p) => rel(p).replace(/\/$/, ""));
+const publishExclude = (deno.publish?.exclude ?? []).map((p) => rel(p).replace(/\/$/, ""));
+const published = (file) => {
+  if (publishInclude.length === 0) return true;
+  return publishInclude.some((inc) => file === inc || file.startsWith(inc + "/")) &&
+    !publishExclude.some((exc) => file === exc || file.startsWith(exc + "/"));
+};
+
+for (const key of denoKeys) {
+  const target = denoExports[key];
+  if (typeof target !== "string" || !target.startsWith("./") || !target.endsWith(".ts")) {
+    problem(`deno.json exports "${key}" must be a "./....ts" path, got ${JSON.stringify(target)}`);
+    continue;
+  }
+  if (!existsSync(join(root, target))) problem(`deno.json exports "${key}" -> ${target}: file does not exist`);
+  if (!published(rel(target))) problem(`deno.json exports "${key}" -> ${target}: not covered by publish.include`);
+}
+
+for (const key of Object.keys(pkgExports)) {
+  const entry = pkgExports[key];
+  if (key === "./package.json") {
+    if (entry !== "./package.json") problem(`package.json exports "./package.json" must be "./package.json"`);
+    continue;
+  }
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    problem(`package.json exports "${key}" must be an object with "types" and "default", got ${JSON.stringify(entry)}`);
+    continue;
+  }
+  const conditions = Object.keys(entry);
+  if (conditions[0] !== "types") problem(`package.json exports "${key}": "types" must come first, got [${conditions.join(", ")}]`);
+  if (conditions.at(-1) !== "default") problem(`package.json exports "${key}": "default" must come last, got [${conditions.join(", ")}]`);
+  const source = denoExports[key];
+  if (typeof source === "string" && source.endsWith(".ts")) {
+    const base = "./dist/" + rel(source).replace(/\.ts$/, "");
+    if (entry.types !== `${base}.d.ts`) problem(`package.json exports "${key}".types should be "${base}.d.ts" (built from ${source}), got "${entry.types}"`);
+    if (entry.default !== `${base}.js`) problem(`package.json exports "${key}".default should be "${base}.js" (built from ${source}), got "${entry.default}"`);
+  }
+  if (built) {
+    for (const [cond, target] of Object.entries(entry)) {
+      if (typeof target === "string" && !existsSync(join(root, target))) {
+        problem(`package.json exports "${key}".${cond} -> ${target}: file does not exist after the build`);
+      }
+    }
+  }
+}
+
+if (built && problems.length === 0) {
+  // Resolve and load each subpath by the package's own name, exactly as a user's import would.
+  for (const key of pkgKeys) {
+    const specifier = pkg.name + key.slice(1);
+    try {
+      const ns = await import(specifier);
+      if (Object.keys(ns).length === 0) problem(`import("${specifier}") loaded a module with no exports`);
+    } catch (err) {
+      problem(`import("${specifier}") failed on Node ${process.version}: ${err?.message ?? err}`);
+    }
+  }
+}
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(`export check: ${p}`);
+  console.error(`export check: FAILED (${problems.length} problem${problems.length === 1 ? "" : "s"})`);
+  process.exit(1);
+}
+console.log(
+  `export check: ok (${denoKeys.length} subpaths: ${denoKeys.join(" ")}${built ? "; dist/ targets exist and load on Node " + process.version : ""})`,
+);
