@@ -1,0 +1,225 @@
+/**
+ * Benchmark child process: one producer or worker of one contestant.
+ *
+ * Usage: `<runtime> bench/child.ts '<json spec>'`. The child prints JSON lines
+ * prefixed with `@@bench ` on stdout (`ready`, `result`, `completed`) and reads
+ * JSON commands from stdin (`go`, `next`, `stop`). Written with `node:`
+ * built-ins only, so it runs unchanged on Node, Deno and Bun.
+ *
+ * @module
+ */
+import process from "node:process";
+import { createInterface } from "node:readline";
+import type { Contestant, Payload, Producer, Worker } from "./contestants/types.ts";
+import { nowMs, summary } from "./lib/stats.ts";
+
+/** What the parent asks a child to do. */
+export interface ChildSpec {
+  role:
+    | "bulk"
+    | "inflight"
+    | "worker"
+    | "latency-producer"
+    | "latency-worker"
+    | "delayed-producer"
+    | "delayed-worker"
+    | "memory";
+  contestant: string;
+  url: string;
+  queue: string;
+  /** Number of tasks. */
+  n: number;
+  /** Batch size (bulk) or dispatches in flight (inflight). */
+  batch?: number;
+  /** Worker concurrency. */
+  concurrency?: number;
+  /** Delayed tasks: spread of due times, ms. */
+  spreadMs?: number;
+}
+
+const spec = JSON.parse(process.argv[process.argv.length - 1]) as ChildSpec;
+
+function emit(msg: Record<string, unknown>): void {
+  process.stdout.write("@@bench " + JSON.stringify(msg) + "\n");
+}
+
+// Peak RSS as the runtime sees it, sampled every 50 ms.
+let rssMax = process.memoryUsage.rss();
+const rssTimer = setInterval(() => {
+  const r = process.memoryUsage.rss();
+  if (r > rssMax) rssMax = r;
+}, 50);
+(rssTimer as { unref?: () => void }).unref?.();
+
+const commands: ((cmd: string) => void)[] = [];
+const waiting: Map<string, () => void> = new Map();
+let nextWaiter: (() => void) | null = null;
+let nextCredit = 0;
+const rl = createInterface({ input: process.stdin });
+rl.on("line", (line: string) => {
+  const cmd = (JSON.parse(line) as { cmd: string }).cmd;
+  if (cmd === "next") {
+    if (nextWaiter) {
+      const w = nextWaiter;
+      nextWaiter = null;
+      w();
+    } else nextCredit++;
+    return;
+  }
+  const w = waiting.get(cmd);
+  if (w) {
+    waiting.delete(cmd);
+    w();
+  } else for (const c of commands) c(cmd);
+});
+
+function command(name: string): Promise<void> {
+  return new Promise((resolve) => waiting.set(name, resolve));
+}
+
+function nextCommand(): Promise<void> {
+  if (nextCredit > 0) {
+    nextCredit--;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    nextWaiter = resolve;
+  });
+}
+
+async function finish(close: () => Promise<void>): Promise<never> {
+  await command("stop");
+  const timer = setTimeout(() => process.exit(0), 5000);
+  try {
+    await close();
+  } catch (err) {
+    console.error("close failed:", err);
+  }
+  clearTimeout(timer);
+  rl.close();
+  process.exit(0);
+}
+
+async function loadContestant(name: string): Promise<Contestant> {
+  const mod = await import(`./contestants/${name}.ts`) as Record<string, Contestant>;
+  const c = mod[name];
+  if (!c) throw new Error(`unknown contestant ${name}`);
+  return c;
+}
+
+async function runProducer(c: Contestant): Promise<never> {
+  const producer: Producer = await c.producer({ url: spec.url, queue: spec.queue });
+  emit({ ev: "ready", pid: process.pid });
+  await command("go");
+  const n = spec.n;
+  const t0 = nowMs();
+  if (spec.role === "bulk") {
+    const size = spec.batch ?? 1000;
+    for (let i = 0; i < n; i += size) {
+      const batch: Payload[] = [];
+      for (let j = i; j < Math.min(n, i + size); j++) batch.push({ i: j });
+      await producer.addBulk(batch);
+    }
+  } else if (spec.role === "inflight") {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n) await producer.add({ i: next++ });
+    };
+    await Promise.all(Array.from({ length: spec.batch ?? 100 }, lane));
+  } else if (spec.role === "latency-producer") {
+    for (let i = 0; i < n; i++) {
+      await producer.add({ i, t: nowMs() });
+      await nextCommand();
+    }
+  } else if (spec.role === "delayed-producer") {
+    const spread = spec.spreadMs ?? 2000;
+    const base = nowMs() + 300;
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n) {
+        const i = next++;
+        const delay = Math.max(1, Math.round(base + (i * spread) / n - nowMs()));
+        await producer.add({ i, due: nowMs() + delay }, delay);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, lane));
+  }
+  const t1 = nowMs();
+  emit({ ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, rssMax });
+  return finish(() => producer.close());
+}
+
+async function runWorker(c: Contestant): Promise<never> {
+  const n = spec.n;
+  let done = 0;
+  let t0 = 0;
+  const startLat: number[] = [];
+  const doneLat: number[] = [];
+  const dispatched: Map<string, number> = new Map();
+  let resolveAll: () => void = () => {};
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const role = spec.role;
+  const worker: Worker = await c.worker({
+    url: spec.url,
+    queue: spec.queue,
+    concurrency: spec.concurrency ?? 1,
+    handler: role === "worker" ? () => {} : (p: Payload, key: string) => {
+      const now = nowMs();
+      if (role === "latency-worker") {
+        startLat.push(now - (p.t as number));
+        dispatched.set(key, p.t as number);
+      } else startLat.push(now - (p.due as number));
+    },
+    onCompleted: (key: string) => {
+      if (role === "latency-worker") {
+        const t = dispatched.get(key);
+        if (t !== undefined) {
+          doneLat.push(nowMs() - t);
+          dispatched.delete(key);
+          emit({ ev: "completed" });
+        }
+      }
+      if (++done === n) resolveAll();
+    },
+  });
+  emit({ ev: "ready", pid: process.pid });
+  await command("go");
+  t0 = nowMs();
+  await worker.start();
+  emit({ ev: "started", t0 });
+  await all;
+  const t1 = nowMs();
+  const result: Record<string, unknown> = { ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000 };
+  if (role === "latency-worker") {
+    result.start = summary(startLat);
+    result.done = summary(doneLat);
+  } else if (role === "delayed-worker") {
+    result.lateness = summary(startLat);
+  }
+  result.rssMax = rssMax;
+  emit(result);
+  return finish(() => worker.close());
+}
+
+async function runMemory(): Promise<never> {
+  const name = "taskrunner";
+  const mod = await import(`./contestants/${name}.ts`) as {
+    memoryRun(n: number, concurrency: number): Promise<{ ms: number }>;
+  };
+  emit({ ev: "ready", pid: process.pid });
+  await command("go");
+  const r = await mod.memoryRun(spec.n, spec.concurrency ?? 1);
+  emit({ ev: "result", ...r, rate: (spec.n / r.ms) * 1000, rssMax });
+  return finish(() => Promise.resolve());
+}
+
+try {
+  if (spec.role === "memory") await runMemory();
+  const c = await loadContestant(spec.contestant);
+  if (spec.role.endsWith("worker")) await runWorker(c);
+  else await runProducer(c);
+} catch (err) {
+  console.error(err);
+  emit({ ev: "error", message: String((err as Error)?.stack ?? err) });
+  process.exit(1);
+}

@@ -1,0 +1,469 @@
+/**
+ * Benchmark: TaskRunner (RedisStreamQueue) against BullMQ and the raw Redis
+ * Streams ceiling, on one private `redis-server`, contestants interleaved rep
+ * by rep. Prints a table per scenario (figure, median and min–max over reps,
+ * ratio to the raw ceiling and to BullMQ) and writes the same as JSON to
+ * `bench/results/latest.json`.
+ *
+ * Usage (from the repository root, Node 24):
+ *
+ *   node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N]
+ *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+ *                     [--contestants raw,bullmq,taskrunner] [--profile] [--out FILE]
+ *
+ * `--runtime` runs TaskRunner's producer and worker processes under Deno or
+ * Bun; the peers always run on Node. `--profile` writes a V8 CPU profile of
+ * every TaskRunner worker process (Node only) into `bench/results/prof/`.
+ *
+ * @module
+ */
+import process from "node:process";
+import os from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createClient } from "@redis/client";
+import { startRedis, type PrivateRedis } from "./lib/redis_server.ts";
+import { hasGnuTime, launch, runtimeBin, type Child, type LaunchOptions } from "./lib/child_process.ts";
+import type { ChildSpec } from "./child.ts";
+import { median } from "./lib/stats.ts";
+
+type Runtime = LaunchOptions["runtime"];
+
+interface Options {
+  quick: boolean;
+  runtime: Runtime;
+  reps: number;
+  n: number;
+  latencyN: number;
+  delayedN: number;
+  delayedSpreadMs: number;
+  only: Set<string> | null;
+  contestants: string[];
+  profile: boolean;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes("--quick");
+  const runtime = (get("--runtime") ?? "node") as Runtime;
+  if (!["node", "deno", "bun"].includes(runtime)) throw new Error(`--runtime must be node, deno or bun, got ${runtime}`);
+  const n = Number(get("--n") ?? (quick ? 5000 : 50_000));
+  const only = get("--only");
+  return {
+    quick,
+    runtime,
+    reps: Number(get("--reps") ?? (quick ? 1 : 3)),
+    n,
+    latencyN: Number(get("--latency-n") ?? (quick ? 300 : 2000)),
+    delayedN: 1000,
+    delayedSpreadMs: 2000,
+    only: only ? new Set(only.split(",")) : null,
+    contestants: (get("--contestants") ?? "raw,bullmq,taskrunner").split(","),
+    profile: argv.includes("--profile"),
+    out: get("--out") ?? "bench/results/latest.json",
+  };
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+const LABEL: Record<string, string> = {
+  raw: "raw Streams ceiling",
+  bullmq: "BullMQ",
+  taskrunner: opts.runtime === "node" ? "TaskRunner" : `TaskRunner (${opts.runtime})`,
+  memory: opts.runtime === "node" ? "TaskRunner on MemoryQueue" : `TaskRunner on MemoryQueue (${opts.runtime})`,
+};
+
+/** One scenario's figures: per contestant, per metric, one value per rep. */
+interface ScenarioResult {
+  id: string;
+  title: string;
+  unit: string;
+  better: "higher" | "lower";
+  metrics: string[];
+  values: Record<string, Record<string, number[]>>;
+  notes: string[];
+}
+
+const results: ScenarioResult[] = [];
+const errors: string[] = [];
+const live: Set<Child> = new Set();
+let redis: PrivateRedis | null = null;
+
+function scenario(id: string, title: string, unit: string, better: "higher" | "lower", metrics: string[]): ScenarioResult {
+  const s: ScenarioResult = { id, title, unit, better, metrics, values: {}, notes: [] };
+  results.push(s);
+  return s;
+}
+
+function record(s: ScenarioResult, contestant: string, metric: string, value: number): void {
+  const byMetric = (s.values[contestant] ??= {});
+  (byMetric[metric] ??= []).push(value);
+}
+
+function runtimeOf(contestant: string): Runtime {
+  return contestant === "taskrunner" || contestant === "memory" ? opts.runtime : "node";
+}
+
+const timeoutMs = opts.quick ? 60_000 : 180_000;
+
+function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean): Child {
+  const runtime = runtimeOf(spec.contestant);
+  const profile = opts.profile && runtime === "node" && spec.contestant === "taskrunner" && spec.role.endsWith("worker");
+  const child = launch({ ...spec, url: redis!.url, queue: "bench" }, {
+    runtime,
+    measureRss,
+    timeoutMs,
+    label,
+    cpuProfDir: profile ? "bench/results/prof" : undefined,
+  });
+  live.add(child);
+  child.exited.then(() => live.delete(child));
+  return child;
+}
+
+async function stop(child: Child): Promise<number | null> {
+  child.send("stop");
+  const { maxRssBytes } = await child.exited;
+  return maxRssBytes;
+}
+
+async function flush(): Promise<void> {
+  const c = createClient({ url: redis!.url });
+  await c.connect();
+  await c.flushAll();
+  await c.close();
+}
+
+/** Rotate the contestant order by rep so no one always runs first. */
+function order(list: string[], rep: number): string[] {
+  const k = rep % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+async function guarded(s: ScenarioResult, contestant: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const msg = `${s.id} / ${contestant}: ${(err as Error).message}`;
+    errors.push(msg);
+    console.error("ERROR", msg);
+    for (const c of [...live]) c.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+async function bulkDispatch(s: ScenarioResult, contestant: string): Promise<void> {
+  await flush();
+  const p = start({ role: "bulk", contestant, n: opts.n, batch: 1000 }, `${contestant} bulk`, false);
+  await p.next("ready");
+  p.send("go");
+  const r = await p.next("result");
+  await stop(p);
+  record(s, contestant, "rate", r.rate as number);
+}
+
+async function inflightDispatch(s: ScenarioResult, contestant: string): Promise<void> {
+  await flush();
+  const p = start({ role: "inflight", contestant, n: opts.n, batch: 100 }, `${contestant} inflight`, false);
+  await p.next("ready");
+  p.send("go");
+  const r = await p.next("result");
+  await stop(p);
+  record(s, contestant, "rate", r.rate as number);
+}
+
+const rss: ScenarioResult[] = [];
+
+async function processPrefilled(s: ScenarioResult, contestant: string, concurrency: number, rssScenario: ScenarioResult | null): Promise<void> {
+  await flush();
+  const w = start({ role: "worker", contestant, n: opts.n, concurrency }, `${contestant} worker C=${concurrency}`, true);
+  await w.next("ready");
+  const p = start({ role: "bulk", contestant, n: opts.n, batch: 1000 }, `${contestant} prefill`, false);
+  await p.next("ready");
+  p.send("go");
+  await p.next("result");
+  await stop(p);
+  w.send("go");
+  const r = await w.next("result");
+  const timeRss = await stop(w);
+  record(s, contestant, "rate", r.rate as number);
+  if (rssScenario) record(rssScenario, contestant, "peak RSS", (timeRss ?? (r.rssMax as number)) / 1e6);
+}
+
+async function processMemory(s: ScenarioResult, concurrency: number): Promise<void> {
+  const m = start({ role: "memory", contestant: "memory", n: opts.n, concurrency }, `memory C=${concurrency}`, false);
+  await m.next("ready");
+  m.send("go");
+  const r = await m.next("result");
+  await stop(m);
+  record(s, "memory", "rate", r.rate as number);
+}
+
+async function intoRunningWorker(s: ScenarioResult, contestant: string, rssScenario: ScenarioResult): Promise<void> {
+  await flush();
+  const w = start({ role: "worker", contestant, n: opts.n, concurrency: 100 }, `${contestant} worker`, true);
+  await w.next("ready");
+  const p = start({ role: "inflight", contestant, n: opts.n, batch: 100 }, `${contestant} producer`, false);
+  await p.next("ready");
+  w.send("go");
+  await w.next("started");
+  p.send("go");
+  const pr = await p.next("result");
+  const wr = await w.next("result");
+  await stop(p);
+  const timeRss = await stop(w);
+  record(s, contestant, "rate", (opts.n / ((wr.t1 as number) - (pr.t0 as number))) * 1000);
+  record(rssScenario, contestant, "peak RSS", (timeRss ?? (wr.rssMax as number)) / 1e6);
+}
+
+async function latency(s: ScenarioResult, contestant: string): Promise<void> {
+  await flush();
+  const w = start({ role: "latency-worker", contestant, n: opts.latencyN, concurrency: 10 }, `${contestant} worker`, false);
+  await w.next("ready");
+  const p = start({ role: "latency-producer", contestant, n: opts.latencyN }, `${contestant} producer`, false);
+  await p.next("ready");
+  w.on("completed", () => p.send("next"));
+  w.send("go");
+  await w.next("started");
+  // Let the worker settle into its idle blocking read.
+  await new Promise((r) => setTimeout(r, 200));
+  p.send("go");
+  const wr = await w.next("result");
+  await p.next("result");
+  await stop(p);
+  await stop(w);
+  const st = wr.start as Record<string, number>;
+  const dn = wr.done as Record<string, number>;
+  record(s, contestant, "dispatch→start p50", st.p50);
+  record(s, contestant, "dispatch→start p95", st.p95);
+  record(s, contestant, "dispatch→start p99", st.p99);
+  record(s, contestant, "dispatch→completed p50", dn.p50);
+  record(s, contestant, "dispatch→completed p95", dn.p95);
+  record(s, contestant, "dispatch→completed p99", dn.p99);
+}
+
+async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
+  await flush();
+  const w = start({ role: "delayed-worker", contestant, n: opts.delayedN, concurrency: 100 }, `${contestant} worker`, false);
+  await w.next("ready");
+  const p = start({ role: "delayed-producer", contestant, n: opts.delayedN, spreadMs: opts.delayedSpreadMs }, `${contestant} producer`, false);
+  await p.next("ready");
+  w.send("go");
+  await w.next("started");
+  p.send("go");
+  await p.next("result");
+  const wr = await w.next("result");
+  await stop(p);
+  await stop(w);
+  const l = wr.lateness as Record<string, number>;
+  record(s, contestant, "lateness p50", l.p50);
+  record(s, contestant, "lateness p99", l.p99);
+  record(s, contestant, "lateness max", l.max);
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+function fmt(v: number, unit: string): string {
+  if (!Number.isFinite(v)) return "n/a";
+  if (unit === "tasks/s") return Math.round(v).toLocaleString("en-US");
+  if (unit === "MB") return v.toFixed(0);
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
+}
+
+function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
+  return (a / b).toFixed(2);
+}
+
+function table(s: ScenarioResult): string {
+  const lines: string[] = [];
+  const dir = s.better === "higher" ? "higher is better" : "lower is better";
+  lines.push(`### ${s.title} (${s.unit}, ${dir})`, "");
+  const multi = s.metrics.length > 1;
+  lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ |`);
+  lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|`);
+  const names = ["raw", "bullmq", "taskrunner", "memory"].filter((c) => s.values[c]);
+  for (const metric of s.metrics) {
+    const rawMed = median(s.values.raw?.[metric] ?? []);
+    const bullMed = median(s.values.bullmq?.[metric] ?? []);
+    for (const c of names) {
+      const vals = s.values[c]?.[metric] ?? [];
+      if (!vals.length) continue;
+      const med = median(vals);
+      const finite = vals.filter(Number.isFinite);
+      const range = finite.length > 1
+        ? `${fmt(Math.min(...finite), s.unit)}–${fmt(Math.max(...finite), s.unit)}`
+        : "";
+      lines.push(
+        `| ${LABEL[c]} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} |`,
+      );
+    }
+  }
+  for (const n of s.notes) lines.push("", n);
+  return lines.join("\n");
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8" }).trim().split("\n")[0];
+  } catch {
+    return "n/a";
+  }
+}
+
+function pkgVersion(name: string): string {
+  const require = createRequire(import.meta.url);
+  return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) return m[1].trim();
+  } catch {
+    // fall through
+  }
+  return os.cpus()[0]?.model ?? "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  redis = await startRedis();
+  const admin = createClient({ url: redis.url });
+  await admin.connect();
+  const info = await admin.info("server");
+  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
+  const cfg: Record<string, string> = {};
+  for (const k of ["save", "appendonly", "maxmemory-policy", "io-threads", "hz", "maxmemory"]) {
+    const r = (await admin.configGet(k)) as Record<string, string>;
+    cfg[k] = r[k] ?? "";
+  }
+  await admin.close();
+
+  const env = {
+    date: new Date().toISOString(),
+    command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    machine: { cpu: cpuModel(), cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadavgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" ") },
+    versions: {
+      node: process.version,
+      redis: redisVersion,
+      bullmq: pkgVersion("bullmq"),
+      ioredis: pkgVersion("ioredis"),
+      "@redis/client": pkgVersion("@redis/client"),
+      ...(opts.runtime === "deno" ? { deno: version(runtimeBin("deno"), ["--version"]) } : {}),
+      ...(opts.runtime === "bun" ? { bun: version(runtimeBin("bun"), ["--version"]) } : {}),
+    },
+    redisConfig: { args: redis.args.join(" "), ...cfg },
+    rss: hasGnuTime() ? "peak RSS from /usr/bin/time -v" : "peak RSS sampled with process.memoryUsage.rss() every 50 ms",
+    n: opts.n,
+    reps: opts.reps,
+    runtime: opts.runtime,
+  };
+  console.log(`# TaskRunner benchmark\n`);
+  console.log("```json\n" + JSON.stringify(env, null, 2) + "\n```\n");
+
+  const want = (id: string): boolean => !opts.only || opts.only.has(id);
+  const contestants = opts.contestants;
+  const reps = opts.reps;
+  const nice = (x: number): string => x.toLocaleString("en-US");
+
+  const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>): Promise<void> => {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const c of order(list, rep)) {
+        process.stderr.write(`… ${s.id} rep ${rep + 1}/${reps} ${c}\n`);
+        await guarded(s, c, () => fn(c));
+      }
+    }
+    console.log(table(s) + "\n");
+  };
+
+  if (want("bulk")) {
+    const s = scenario("bulk", `dispatch in bulk, batches of 1,000, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
+    await each(s, contestants, (c) => bulkDispatch(s, c));
+  }
+  if (want("inflight")) {
+    const s = scenario("inflight", `100 dispatches in flight, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
+    await each(s, contestants, (c) => inflightDispatch(s, c));
+  }
+  const rssProcess = scenario("rss-process", "worker peak RSS, processing a pre-filled queue at concurrency 100", "MB", "lower", ["peak RSS"]);
+  rss.push(rssProcess);
+  for (const conc of [100, 10, 1]) {
+    const id = `process${conc}`;
+    if (!want(id)) continue;
+    const s = scenario(id, `process a pre-filled queue, concurrency ${conc}, worker in its own process, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
+    const list = [...contestants];
+    if (contestants.includes("taskrunner") && want("memory")) list.push("memory");
+    await each(s, list, (c) => c === "memory" ? processMemory(s, conc) : processPrefilled(s, c, conc, conc === 100 ? rssProcess : null));
+    if (s.values.memory) s.notes.push("TaskRunner on MemoryQueue runs producer and worker in one process with no Redis: the engine's own ceiling.");
+  }
+  const rssRunning = scenario("rss-running", "worker peak RSS, dispatch into a running worker at concurrency 100", "MB", "lower", ["peak RSS"]);
+  rss.push(rssRunning);
+  if (want("running")) {
+    const s = scenario("running", `dispatch into a running worker, C = 100, 100 dispatches in flight, producer and worker in separate processes, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
+    s.notes.push("Rate = N / (producer's first dispatch → worker's last completion).");
+    await each(s, contestants, (c) => intoRunningWorker(s, c, rssRunning));
+  }
+  if (want("latency")) {
+    const s = scenario("latency", `latency, one task at a time into an idle worker (another process, concurrency 10), ${nice(opts.latencyN)} tasks`, "ms", "lower", [
+      "dispatch→start p50", "dispatch→start p95", "dispatch→start p99",
+      "dispatch→completed p50", "dispatch→completed p95", "dispatch→completed p99",
+    ]);
+    s.notes.push("dispatch = just before the producer's add call; start = handler entry; completed = the worker's completion event (raw: the XACK reply).");
+    await each(s, contestants, (c) => latency(s, c));
+  }
+  if (want("delayed")) {
+    const s = scenario("delayed", `delayed tasks, ${nice(opts.delayedN)} due over ${opts.delayedSpreadMs / 1000} s, lateness = start − due`, "ms", "lower", ["lateness p50", "lateness p99", "lateness max"]);
+    s.notes.push("The raw ceiling has no delayed tasks; the bar is p99 ≤ 20 ms.");
+    await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
+  }
+  for (const s of rss) {
+    if (Object.keys(s.values).length) {
+      s.notes.push(`${env.rss}.`);
+      console.log(table(s) + "\n");
+    }
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  if (errors.length) console.log("## Errors\n\n" + errors.map((e) => `- ${e}`).join("\n") + "\n");
+  console.log(`Total time ${elapsed.toFixed(0)} s; load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+  mkdirSync("bench/results", { recursive: true });
+  const out = {
+    env,
+    elapsedSeconds: elapsed,
+    errors,
+    scenarios: results.filter((s) => Object.keys(s.values).length).map((s) => ({
+      ...s,
+      medians: Object.fromEntries(Object.entries(s.values).map(([c, m]) => [c, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]))])),
+    })),
+  };
+  writeFileSync(opts.out, JSON.stringify(out, null, 2) + "\n");
+  console.error(`wrote ${opts.out}`);
+}
+
+async function cleanup(): Promise<void> {
+  for (const c of [...live]) c.kill();
+  if (redis) await redis.stop();
+}
+
+process.on("SIGINT", () => {
+  cleanup().finally(() => process.exit(130));
+});
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
