@@ -216,7 +216,7 @@ export class RedisProcess {
   }
 }
 
-/** Command line that runs a `.ts` file with the runtime running this test. */
+/** Command line that runs a script file with the runtime running this test. */
 export function childCommand(script: string): [string, string[]] {
   switch (runtime()) {
     case "deno":
@@ -273,7 +273,9 @@ export class WorkerProcess {
 
   /** Spawn a worker and wait for its `ready` record. */
   static async start(config: WorkerConfig, readyTimeout = 20_000): Promise<WorkerProcess> {
-    const [cmd, args] = childCommand(join(here, "_worker.ts"));
+    // Compiled for Node 20 this file is .js, and so is the worker beside it.
+    const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+    const [cmd, args] = childCommand(join(here, `_worker${ext}`));
     const child = spawn(cmd, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, FAULT_WORKER: JSON.stringify(config) },

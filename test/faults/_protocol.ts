@@ -80,6 +80,13 @@ export interface WorkPayload {
   key?: string;
   /** Which odd value to throw or return, for `odd`. */
   odd?: string;
+  /**
+   * Apply `mode` only on the worker with this label; elsewhere the task
+   * sleeps `otherMs` and succeeds.
+   */
+  onlyLabel?: string;
+  /** Milliseconds to sleep on workers other than `onlyLabel`. */
+  otherMs?: number;
 }
 
 interface Base {

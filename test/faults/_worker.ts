@@ -117,6 +117,8 @@ async function action(payload: WorkPayload, ctx: Ctx): Promise<unknown> {
   emit({ ev: "start", ...base });
   try {
     let result: unknown;
+    const here = payload.onlyLabel === undefined || payload.onlyLabel === config.label;
+    if (!here) payload = { i: payload.i, mode: "ok", ms: payload.otherMs };
     switch (payload.mode ?? "ok") {
       case "ok":
         if (payload.ms) await sleep(payload.ms, ctx.signal);

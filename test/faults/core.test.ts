@@ -1,3 +1,4 @@
+// @runtimes node deno bun
 /**
  * Fault matrix rows 1, 6, 12 and 19: the rows every runtime runs (Node, Deno,
  * Bun). Each prints its figure as `fault <row>: ...`.

@@ -1,3 +1,4 @@
+// @runtimes node deno bun
 /**
  * The fault harness itself: the proxy really partitions and cuts, the
  * private server really dies, comes back with its AOF, and freezes; the

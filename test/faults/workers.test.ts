@@ -1,0 +1,188 @@
+/**
+ * Fault matrix rows 2–5: a worker killed between handler end and ack, a
+ * worker told to stop with a long task in flight, a long task under healthy
+ * heartbeats, and a worker whose event loop is blocked past its reservation.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RedisProcess, figure, uniquePrefix, waitFor } from "./_harness.ts";
+import { Fleet } from "./_fleet.ts";
+import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { ms, range, unacked } from "./_util.ts";
+
+const RESERVATION = 400;
+
+function allDone(fleet: Fleet, ids: readonly string[]): () => boolean {
+  return () => {
+    const done = fleet.completedIds();
+    return ids.every((id) => done.has(id));
+  };
+}
+
+describe("fault matrix rows 2-5 (worker faults)", () => {
+  let redis: RedisProcess;
+  before(async () => {
+    redis = await RedisProcess.start();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it("fault 2: a kill between handler end and ack reruns exactly the unacked tasks", async () => {
+    const fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f2"),
+      tasks: [{ name: "work", reservationTimeout: RESERVATION }],
+    });
+    try {
+      const ids = await fleet.dispatch("work", range(40).map((i) => ({ i, ms: 5 })));
+      const victims = [];
+      let unackedAtKills = 0;
+      for (let k = 0; k < 3; k++) {
+        const victim = await fleet.spawn({ numWorkers: 1, batchSize: 1, holdAcks: true, label: `victim-${k}` });
+        await victim.waitFor("an ack held back", (r) => r.ev === "acking");
+        await victim.kill();
+        const ended = victim.of("end").filter((r) => r.ok).length;
+        assert.ok(ended >= 1, "the handler had resolved before the kill");
+        unackedAtKills += unacked(victim).size;
+        victims.push(victim);
+      }
+      const survivor = await fleet.spawn({ numWorkers: 4, label: "survivor" });
+      await waitFor("every task to complete", allDone(fleet, ids), 20_000, 20);
+      await survivor.stop();
+
+      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
+      assertNoLoss(outcome);
+      assertFailedHandlerExactlyOnce(outcome);
+      assert.equal(outcome.duplicates, unackedAtKills, "duplicates = executions whose ack the kill prevented");
+      assert.ok(outcome.duplicates >= 3, "each kill left at least one completed-but-unacked task");
+      assert.deepEqual(fleet.fatals(), []);
+      figure(2, `kills=3 completed-but-unacked=${unackedAtKills} duplicates=${outcome.duplicates}`);
+    } finally {
+      await fleet.close();
+    }
+  });
+
+  for (const grace of [1_000, 5_000]) {
+    it(`fault 3: SIGTERM with a 2500 ms task in flight and a ${grace} ms grace period`, async () => {
+      const taskMs = 2_500;
+      const fleet = await Fleet.open({
+        redisUrl: redis.url,
+        prefix: uniquePrefix("f3"),
+        tasks: [{ name: "work", reservationTimeout: RESERVATION }],
+      });
+      try {
+        const victim = await fleet.spawn({ numWorkers: 2, shutdownTimeout: grace, label: "victim" });
+        const [longId] = await fleet.dispatch("work", [{ i: 0, ms: taskMs }]);
+        await victim.waitFor("the long task to start", (r) => r.ev === "start");
+        const survivor = await fleet.spawn({ numWorkers: 2, label: "survivor" });
+        victim.signal("SIGTERM");
+        const termAt = Date.now();
+        const shortIds = await fleet.dispatch("work", range(20).map((i) => ({ i: i + 1, ms: 5 })));
+        const stoppedRec = await victim.waitFor("stopped", (r) => r.ev === "stopped", grace + 10_000);
+        const stopMs = (stoppedRec as { ms: number }).ms;
+        await victim.exited;
+        const ids = [longId, ...shortIds];
+        await waitFor("every task to complete", allDone(fleet, ids), 20_000, 20);
+        await survivor.stop();
+
+        const lateStarts = victim.of("start").filter((r) => r.t > termAt);
+        assert.deepEqual(lateStarts.map((r) => r.i), [], "a stopping worker fetches nothing new");
+        assert.ok(stopMs <= grace + 1_000, `stop() took ${stopMs} ms with a ${grace} ms grace period`);
+        const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
+        assertNoLoss(outcome);
+        assertFailedHandlerExactlyOnce(outcome);
+        const longRuns = fleet.records().filter((r) => r.ev === "start" && r.id === longId).length;
+        const victimFinished = victim.of("end").some((r) => r.id === longId && r.ok);
+        if (grace > taskMs) {
+          assert.ok(victimFinished, "within the grace period the task finishes on the stopping worker");
+          assert.equal(longRuns, 1, "a finished and acked task is not redelivered");
+        } else {
+          assert.ok(!victimFinished, "past the grace period the task is aborted");
+          assert.equal(longRuns, 2, "the aborted task is redelivered once and completes elsewhere");
+        }
+        assert.deepEqual(fleet.fatals(), []);
+        figure(3, `grace=${grace}ms task=${taskMs}ms shutdown=${ms(stopMs)} redelivered=${longRuns - 1}`);
+      } finally {
+        await fleet.close();
+      }
+    });
+  }
+
+  it("fault 4: a task running 10x its reservation under healthy heartbeats never runs twice", async () => {
+    const reservation = 300;
+    const runtimeMs = reservation * 10;
+    const fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f4"),
+      tasks: [{ name: "long", reservationTimeout: reservation }],
+    });
+    try {
+      const busy = await fleet.spawn({ numWorkers: 4, label: "busy" });
+      const ids = await fleet.dispatch("long", range(4).map((i) => ({ i, ms: runtimeMs })));
+      await waitFor("all four to start", () => busy.of("start").length === 4, 5_000, 10);
+      const idle = await fleet.spawn({ numWorkers: 4, label: "idle" });
+      await waitFor("every task to complete", allDone(fleet, ids), runtimeMs + 10_000, 20);
+      await idle.stop();
+      await busy.stop();
+
+      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
+      assertNoLoss(outcome);
+      assert.equal(outcome.duplicates, 0, "healthy heartbeats allow no duplicate");
+      assert.equal(idle.of("start").length, 0, "the idle worker reclaimed nothing");
+      const beats = busy.of("heartbeat").filter((r) => r.held > 0).map((r) => r.t);
+      const first = Math.min(...busy.of("start").map((r) => r.t));
+      const last = Math.max(...busy.of("end").map((r) => r.t));
+      const times = [first, ...beats.filter((t) => t > first && t < last), last];
+      let maxGap = 0;
+      for (let k = 1; k < times.length; k++) maxGap = Math.max(maxGap, times[k] - times[k - 1]);
+      assert.ok(maxGap < reservation, `heartbeat gap ${maxGap} ms reached the reservation ${reservation} ms`);
+      const expected = Math.floor(runtimeMs / (reservation / 3));
+      assert.ok(times.length - 2 >= expected * 0.7, `${times.length - 2} heartbeats in ${runtimeMs} ms; expected about ${expected}`);
+      assert.equal(busy.of("heartbeat").reduce((n, r) => n + r.lost, 0), 0, "no heartbeat reported a lost reservation");
+      figure(4, `duplicates=0 heartbeats=${times.length - 2} max-heartbeat-gap=${ms(maxGap)} (reservation ${reservation}ms, run ${runtimeMs}ms)`);
+    } finally {
+      await fleet.close();
+    }
+  });
+
+  it("fault 5: a worker blocked past its reservation loses the task and its late ack is refused", async () => {
+    const fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f5"),
+      tasks: [{ name: "work", reservationTimeout: RESERVATION }],
+    });
+    try {
+      const blocked = await fleet.spawn({ numWorkers: 1, batchSize: 1, label: "blocked" });
+      const [stuckId] = await fleet.dispatch("work", [
+        { i: 0, mode: "busy", ms: RESERVATION * 3, onlyLabel: "blocked", otherMs: RESERVATION * 5 },
+      ]);
+      const other = await fleet.spawn({ numWorkers: 2, label: "other" });
+      await blocked.waitFor("the blocking task to start", (r) => r.ev === "start" && r.id === stuckId);
+      const more = await fleet.dispatch("work", range(20).map((i) => ({ i: i + 1, ms: 5 })));
+      const ids = [stuckId, ...more];
+      await waitFor("every task to complete", allDone(fleet, ids), 20_000, 20);
+      await waitFor("the blocked worker to finish its run", () => blocked.of("end").some((r) => r.id === stuckId), 10_000);
+      // Give the blocked worker's ack (if it sends one) time to be answered.
+      await waitFor("the other worker's ack", () => other.of("ack").some((r) => r.results.some((a) => a.id === stuckId && a.ok)), 10_000);
+
+      const blockedAcks = blocked.of("ack").flatMap((r) => r.results).filter((a) => a.id === stuckId);
+      assert.ok(!blockedAcks.some((a) => a.ok), "the late ack of the blocked worker was accepted");
+      const refused = blockedAcks.filter((a) => !a.ok).length;
+      const otherRan = other.of("start").some((r) => r.id === stuckId);
+      assert.ok(otherRan, "the other worker reclaimed the task");
+      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
+      assertNoLoss(outcome);
+      assert.equal(outcome.duplicates, 1, "exactly the stalled task ran twice");
+      const counts = await fleet.queue.counts("g");
+      assert.equal(counts.inFlight + counts.waiting, 0, "nothing left behind in the queue");
+      assert.deepEqual(fleet.fatals(), []);
+      assert.equal(blocked.exit, null, "the blocked worker is alive");
+      await blocked.stop();
+      await other.stop();
+      figure(5, `late-acks-refused=${refused} late-acks-accepted=0 duplicates=${outcome.duplicates} (blocked ${RESERVATION * 3}ms, reservation ${RESERVATION}ms)`);
+    } finally {
+      await fleet.close();
+    }
+  });
+});
