@@ -44,6 +44,12 @@ export interface WorkerConfig {
    * the process exactly between handler end and ack.
    */
   holdAcks?: boolean;
+  /**
+   * Hold every retry or dead-letter call: `before` it is sent, or `after`
+   * the transport answered (before the engine sees the answer). A `failing`
+   * record is written first, so the parent can kill inside the fail path.
+   */
+  holdFailures?: "before" | "after";
   /** How the failed-task handler behaves. @default "record" */
   failedHandler?: "record" | "throw" | "hang";
   /** Label echoed in every record. */
@@ -104,6 +110,7 @@ export type WorkerRecord =
   | Base & { ev: "end"; id: string; name: string; attempt: number; i: number; ok: boolean; error?: string; aborted: boolean }
   | Base & { ev: "failed-handler"; id: string; name: string; attempt?: number; reason?: string; error?: string }
   | Base & { ev: "acking"; ids: string[] }
+  | Base & { ev: "failing"; id: string; op: "retry" | "deadLetter"; when: "before" | "after"; ok?: boolean }
   | Base & { ev: "ack"; results: { id: string; ok: boolean }[] }
   | Base & { ev: "heartbeat"; held: number; lost: number }
   | Base & { ev: "runner"; name: string; id?: string; detail?: string }

@@ -191,6 +191,19 @@ function observed(queue: MessageQueue): MessageQueue {
           return out;
         };
       }
+      if ((prop === "retry" || prop === "deadLetter") && config.holdFailures) {
+        return async (consumer: unknown, delivery: { id: string }, ...rest: unknown[]) => {
+          const op = prop;
+          if (config.holdFailures === "before") {
+            emit({ ev: "failing", id: delivery.id, op, when: "before" });
+            await new Promise(() => {});
+          }
+          const out = await (value as (...a: unknown[]) => Promise<boolean>).call(target, consumer, delivery, ...rest);
+          emit({ ev: "failing", id: delivery.id, op, when: "after", ok: out });
+          await new Promise(() => {});
+          return out;
+        };
+      }
       if (prop === "heartbeat") {
         return async (consumer: unknown, refs: unknown[]) => {
           const lost = await (value as (...a: unknown[]) => Promise<string[]>).call(target, consumer, refs);
