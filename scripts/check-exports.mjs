@@ -6,12 +6,14 @@
 //     the very source file deno.json exports under the same key;
 //   - package.json "files" ships dist/.
 // With --built it also checks that every dist/ target exists and that each subpath resolves and loads
-// through the package's own name (`import("@taskrunner/core/memory")`), on the Node running this script.
+// through the package's own name (`import("@taskrunner/core/memory")`), on the Node running this script,
+// and that a consumer project importing every subpath type-checks against dist/ (NodeNext and bundler).
 //
 // Usage: node scripts/check-exports.mjs [--built]
 // Exits 1 with one line per problem.
 
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -104,6 +106,30 @@ if (built && problems.length === 0) {
       if (Object.keys(ns).length === 0) problem(`import("${specifier}") loaded a module with no exports`);
     } catch (err) {
       problem(`import("${specifier}") failed on Node ${process.version}: ${err?.message ?? err}`);
+    }
+  }
+}
+
+if (built && problems.length === 0) {
+  // Type-check a consumer that imports every subpath from the built package the way an npm user's
+  // project does (NodeNext and bundler resolution), so the published .d.ts files are proven to resolve.
+  const consumer = join(root, ".test-build", "consumer");
+  rmSync(consumer, { recursive: true, force: true });
+  mkdirSync(join(consumer, "node_modules", "@taskrunner"), { recursive: true });
+  symlinkSync(root, join(consumer, "node_modules", ...pkg.name.split("/")), "dir");
+  writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  const lines = pkgKeys.map((key, i) => `import * as m${i} from "${pkg.name + key.slice(1)}";`);
+  lines.push(`export const loaded: number = [${pkgKeys.map((_, i) => `m${i}`).join(", ")}].length;`);
+  writeFileSync(join(consumer, "index.ts"), lines.join("\n") + "\n");
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  for (const resolution of [["NodeNext", "NodeNext"], ["ESNext", "Bundler"]]) {
+    const r = spawnSync(process.execPath, [
+      tsc, "--noEmit", "--strict", "--skipLibCheck", "false", "--target", "ES2022", "--lib", "ES2023,DOM",
+      "--module", resolution[0], "--moduleResolution", resolution[1], "--types", "node",
+      "--typeRoots", join(root, "node_modules", "@types"), join(consumer, "index.ts"),
+    ], { cwd: consumer, encoding: "utf8" });
+    if (r.status !== 0) {
+      problem(`a consumer with moduleResolution ${resolution[1]} does not type-check against dist/:\n${(r.stdout + r.stderr).trim()}`);
     }
   }
 }

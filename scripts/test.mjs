@@ -87,7 +87,8 @@ const intEnv = (name, dflt) => {
 function versionOf(bin) {
   try {
     const r = spawnSync(bin, ["--version"], { encoding: "utf8", timeout: 30_000 });
-    return r.status === 0 ? r.stdout.trim().split("\n")[0] : null;
+    // "deno 2.9.6 (stable, release, ...)" -> "deno 2.9.6"; "v20.20.2"; "1.4.5"
+    return r.status === 0 ? r.stdout.trim().split("\n")[0].replace(/ \(.*$/, "") : null;
   } catch {
     return null;
   }
