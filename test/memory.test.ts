@@ -1,7 +1,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
-import { ManualClock } from "./conformance/manual_clock.ts";
+import { ManualClock, testMessageQueue } from "./conformance/mod.ts";
+
+testMessageQueue("MemoryQueue", () => {
+  const clock = new ManualClock();
+  const queue = new MemoryQueue({ clock, name: "conformance" });
+  return Promise.resolve({
+    queue,
+    clock,
+    injectMalformed: async () => {
+      await queue.injectMalformed("missing fields: id, name, body");
+    },
+    deleteEntry: async (deliveryId: string) => {
+      await queue.deleteEntry(deliveryId);
+    },
+  });
+});
 
 const consumer = { group: "g", name: "c1" };
 
