@@ -6,6 +6,7 @@
  * @module
  */
 import { createClient } from "@redis/client";
+import * as v from "valibot";
 import { TaskRunner } from "../../mod.ts";
 import { RedisStreamQueue } from "../../adapters/redis/mod.ts";
 import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
@@ -23,6 +24,59 @@ export interface FleetOptions {
 }
 
 type Client = ReturnType<typeof createClient>;
+
+/** A producer on its own connection: a TaskRunner that never consumes. */
+export interface Producer {
+  client: Client;
+  queue: MessageQueue;
+  producer: TaskRunner;
+  close(): Promise<void>;
+}
+
+/** Open a producer on its own connection with the task kinds registered. */
+export async function openProducer(options: FleetOptions): Promise<Producer> {
+  const client = createClient({ url: options.redisUrl });
+  client.on("error", () => {/* faults make connections fail; commands report it */});
+  await client.connect();
+  const queue = new RedisStreamQueue(client, {
+    prefix: options.prefix,
+    queue: options.queue ?? "q",
+  }) as unknown as MessageQueue;
+  const producer = new TaskRunner(queue, { consumerGroup: options.group ?? "g" } as never);
+  for (const spec of options.tasks) {
+    producer.registerTask({
+      name: spec.name,
+      maxRetry: spec.maxRetry ?? 0,
+      unique: spec.unique,
+      uniqueKey: spec.unique ? (p: WorkPayload) => p.key ?? String(p.i) : undefined,
+      uniqueFor: spec.uniqueFor,
+      reservationTimeout: spec.reservationTimeout,
+      timeout: spec.timeout,
+      schema: spec.schema ? v.looseObject({ i: v.number() }) : undefined,
+      action: () => {
+        throw new Error("the producer never runs tasks");
+      },
+    } as never);
+  }
+  return {
+    client,
+    queue,
+    producer,
+    async close() {
+      try {
+        await producer.stop();
+      } catch { /* never started */ }
+      try {
+        await queue.close();
+      } catch { /* down */ }
+      try {
+        await client.close();
+      } catch {
+        client.destroy();
+      }
+    },
+  };
+}
 
 /** A producer, an inspector and a set of worker children on one queue. */
 export class Fleet {
@@ -43,29 +97,8 @@ export class Fleet {
 
   /** Connect the producer and register the task kinds (no consuming). */
   static async open(options: FleetOptions): Promise<Fleet> {
-    const client = createClient({ url: options.redisUrl });
-    client.on("error", () => {/* faults make connections fail; commands report it */});
-    await client.connect();
-    const queue = new RedisStreamQueue(client, {
-      prefix: options.prefix,
-      queue: options.queue ?? "q",
-    }) as unknown as MessageQueue;
-    const producer = new TaskRunner(queue, { consumerGroup: options.group ?? "g" } as never);
-    for (const spec of options.tasks) {
-      producer.registerTask({
-        name: spec.name,
-        maxRetry: spec.maxRetry ?? 0,
-        unique: spec.unique,
-        uniqueKey: spec.unique ? (p: WorkPayload) => p.key ?? String(p.i) : undefined,
-        uniqueFor: spec.uniqueFor,
-        reservationTimeout: spec.reservationTimeout,
-        timeout: spec.timeout,
-        action: () => {
-          throw new Error("the producer never runs tasks");
-        },
-      } as never);
-    }
-    return new Fleet(options, client, queue, producer);
+    const p = await openProducer(options);
+    return new Fleet(options, p.client, p.queue, p.producer);
   }
 
   /** Spawn a worker child on this queue. */
@@ -147,5 +180,10 @@ export class Fleet {
     } catch {
       this.client.destroy();
     }
+  }
+
+  /** The queue's keys under its hash tag, read with SCAN on the private server. */
+  get tag(): string {
+    return `{${this.options.prefix}:${this.options.queue ?? "q"}}`;
   }
 }

@@ -66,13 +66,6 @@ export function runtime(): "node" | "deno" | "bun" {
   return "node";
 }
 
-/** Whether this row runs in this process (env `FAULT_ROWS=1,6,12,19` selects). */
-export function rowSelected(row: number): boolean {
-  const env = process.env.FAULT_ROWS;
-  if (!env) return true;
-  return env.split(",").map((s) => Number(s.trim())).includes(row);
-}
-
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export function canConnect(port: number, timeout = 200): Promise<boolean> {
   return new Promise((resolve) => {

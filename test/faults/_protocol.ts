@@ -24,6 +24,8 @@ export interface TaskSpec {
   uniqueFor?: number;
   /** Fixed backoff between retries, in milliseconds. @default 10 */
   backoff?: number;
+  /** Validate payloads with a schema requiring a numeric `i`. */
+  schema?: boolean;
 }
 
 /** Configuration of one worker child, passed as JSON in `FAULT_WORKER`. */
@@ -56,6 +58,10 @@ export interface WorkerConfig {
   label?: string;
   /** Start consuming; false makes a producer only. @default true */
   consume?: boolean;
+  /** Runner `maxDeliveries` (crash-loop quarantine). */
+  maxDeliveries?: number;
+  /** Runner `maxPayloadBytes`. */
+  maxPayloadBytes?: number;
 }
 
 /** How the generic action behaves, chosen per task by its payload. */
@@ -114,7 +120,7 @@ export type WorkerRecord =
   | Base & { ev: "ack"; results: { id: string; ok: boolean }[] }
   | Base & { ev: "heartbeat"; held: number; lost: number }
   | Base & { ev: "runner"; name: string; id?: string; detail?: string }
-  | Base & { ev: "dispatched"; ids: string[]; errors: string[]; tag?: string }
+  | Base & { ev: "dispatched"; ids: string[]; keys: string[]; errors: string[]; tag?: string }
   | Base & { ev: "stopped"; ms: number }
   | Base & { ev: "fatal"; message: string };
 

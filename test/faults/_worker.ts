@@ -10,6 +10,7 @@
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createClient } from "@redis/client";
+import * as v from "valibot";
 import { TaskRunner } from "../../mod.ts";
 import { RedisStreamQueue } from "../../adapters/redis/mod.ts";
 import type { MessageQueue } from "../../src/queue.ts";
@@ -232,6 +233,8 @@ const runner = new TaskRunner(queue, {
   numWorkers: config.numWorkers,
   batchSize: config.batchSize ?? config.numWorkers,
   shutdownTimeout: config.shutdownTimeout ?? 2_000,
+  ...(config.maxDeliveries ? { maxDeliveries: config.maxDeliveries } : {}),
+  ...(config.maxPayloadBytes ? { maxPayloadBytes: config.maxPayloadBytes } : {}),
   logger: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
   failedTaskHandler: async (task: { id: string; name: string; attempt?: number; reason?: string; error?: unknown }, error?: unknown) => {
     emit({
@@ -259,6 +262,7 @@ for (const spec of config.tasks) {
     uniqueKey: spec.unique ? (p: WorkPayload) => p.key ?? String(p.i) : undefined,
     uniqueFor: spec.uniqueFor,
     backoff: { type: "fixed", delay: spec.backoff ?? 10 },
+    schema: spec.schema ? v.looseObject({ i: v.number() }) : undefined,
     action,
   } as never);
 }
@@ -294,15 +298,18 @@ async function command(cmd: WorkerCommand): Promise<void> {
   if (cmd.cmd === "stop") return stop();
   if (cmd.cmd === "dispatch") {
     const ids: string[] = [];
+    const keys: string[] = [];
     const errors: string[] = [];
     await Promise.all(cmd.payloads.map(async (p) => {
       try {
-        ids.push(await runner.dispatch(cmd.name as never, p as never));
+        const id = await runner.dispatch(cmd.name as never, p as never);
+        ids.push(id);
+        keys.push(p.key ?? String(p.i));
       } catch (error) {
         errors.push(error instanceof Error ? error.name : message(error));
       }
     }));
-    emit({ ev: "dispatched", ids, errors, tag: cmd.tag });
+    emit({ ev: "dispatched", ids, keys, errors, tag: cmd.tag });
   }
 }
 

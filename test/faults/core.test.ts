@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, runtime, uniquePrefix, waitFor, type Persistence } from "./_harness.ts";
-import { Fleet } from "./_fleet.ts";
+import { Fleet, openProducer } from "./_fleet.ts";
 import { analyse, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, starts, unacked } from "./_util.ts";
 import type { WorkerProcess } from "./_harness.ts";
@@ -135,3 +135,187 @@ for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
     });
   });
 }
+
+describe("fault 12: poison payloads", () => {
+  let redis: RedisProcess;
+  let fleet: Fleet;
+  before(async () => {
+    redis = await RedisProcess.start();
+    fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f12"),
+      tasks: [
+        { name: "work", maxRetry: 3, reservationTimeout: RESERVATION },
+        { name: "typed", maxRetry: 3, reservationTimeout: RESERVATION, schema: true },
+      ],
+    });
+  });
+  after(async () => {
+    await fleet?.close();
+    await redis?.stop();
+  });
+
+  it("bad entries are dead-lettered at once with a reason, a crash loop is quarantined, others run on", async () => {
+    const maxDeliveries = 3;
+    const stream = `${fleet.tag}:stream`;
+    const entry = (id: string, name: string, body: string) =>
+      ["XADD", stream, "*", "id", id, "name", name, "body", body, "attempt", "0", "rt", String(RESERVATION)];
+    // Written by a foreign producer straight into the stream, past every dispatch-time check.
+    await redis.cli(...entry("raw-json", "work", "{not json"));
+    await redis.cli(...entry("raw-schema", "typed", JSON.stringify({ i: "not a number" })));
+    await redis.cli(...entry("raw-oversize", "work", JSON.stringify({ i: 1, pad: "x".repeat(60_000) })));
+    await redis.cli("XADD", stream, "*", "foo", "bar");
+    const rawIds = ["raw-json", "raw-schema", "raw-oversize"];
+    const workerOptions = { numWorkers: 4, maxDeliveries, maxPayloadBytes: 50_000 };
+    const a = await fleet.spawn({ ...workerOptions, label: "a" });
+    const b = await fleet.spawn({ ...workerOptions, label: "b" });
+    const [poisonId] = await fleet.dispatch("work", [{ i: 0, mode: "exit" }]);
+    const poisonAt = Date.now();
+    const ids = await fleet.dispatch("work", range(200).map((i) => ({ i: i + 1, ms: 5 })));
+
+    // Supervise: a crashed worker is replaced, as a process manager would.
+    let crashes = 0;
+    const replaceCrashed = async () => {
+      for (const w of [...fleet.workers]) {
+        if (w.exit && !(w as { replaced?: boolean }).replaced) {
+          (w as { replaced?: boolean }).replaced = true;
+          if (w.exit.code === 1) crashes++;
+          await fleet.spawn({ ...workerOptions, label: `r${crashes}` });
+        }
+      }
+    };
+    let dead: Awaited<ReturnType<typeof fleet.deadLetters>> = [];
+    await waitFor("every good task done and every bad one dead", async () => {
+      await replaceCrashed();
+      dead = await fleet.deadLetters();
+      const done = fleet.completedIds();
+      return ids.every((id) => done.has(id)) && dead.length >= rawIds.length + 2;
+    }, 60_000, 100);
+    const byId = new Map(dead.map((d) => [d.id, d]));
+    const poisonDead = byId.get(poisonId);
+    assert.ok(poisonDead, "the crash-looping task is quarantined");
+    assert.equal(poisonDead.reason, "poison");
+    const quarantineMs = poisonDead.failedAt - poisonAt;
+    assert.ok(crashes >= 1 && crashes <= maxDeliveries, `${crashes} crashes before quarantine (maxDeliveries ${maxDeliveries})`);
+    for (const id of rawIds) {
+      const d = byId.get(id);
+      assert.ok(d, `${id} is dead-lettered`);
+      assert.ok(["invalid-payload", "malformed"].includes(d.reason), `${id}: reason ${d.reason}`);
+      assert.equal(fleet.records().filter((r) => r.ev === "start" && r.id === id).length, 0, `${id} never reached a handler`);
+    }
+    const malformed = dead.filter((d) => !rawIds.includes(d.id) && d.id !== poisonId);
+    assert.equal(malformed.length, 1, "the entry with missing fields is dead-lettered too");
+    assert.equal(malformed[0].reason, "malformed");
+    const outcome = analyse(fleet.records(), [...ids, poisonId], dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
+    assertNoLoss(outcome);
+    assertFailedHandlerExactlyOnce(outcome);
+    assert.deepEqual(fleet.fatals(), []);
+    const goodEnds = fleet.records().filter((r) => r.ev === "end" && r.ok).map((r) => r.t);
+    const throughput = goodEnds.length / ((Math.max(...goodEnds) - Math.min(...goodEnds)) / 1000);
+    for (const w of fleet.workers) if (!w.exit) await w.stop();
+    void a;
+    void b;
+    figure(
+      12,
+      `${runtime()} time-to-quarantine=${ms(quarantineMs)} crashes-before-quarantine=${crashes} ` +
+        `bad-entries-dead=${rawIds.length + 1}/4 (0 handler runs) others=${ids.length}/${ids.length} at ${Math.round(throughput)}/s`,
+    );
+  });
+});
+
+describe("fault 19: unique-task race across processes", () => {
+  let redis: RedisProcess;
+  let fleet: Fleet;
+  before(async () => {
+    redis = await RedisProcess.start();
+    fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f19"),
+      tasks: [{ name: "uniq", unique: true, maxRetry: 0, reservationTimeout: RESERVATION }],
+    });
+  });
+  after(async () => {
+    await fleet?.close();
+    await redis?.stop();
+  });
+
+  it("20 producers, 1000 keys: one accepted per key; locks released on every terminal state and after a crash", async () => {
+    const KEYS = 1000;
+    const payload = (k: number) => ({
+      i: k,
+      key: `k${k}`,
+      // 0..899 complete, 900..949 fail for good, 950..999 hang on the worker that gets killed.
+      ...(k < 900 ? { ms: 2 } : k < 950 ? { mode: "fail" as const } : { mode: "hang-ignore" as const, onlyLabel: "victim", otherMs: 2 }),
+    });
+    const payloads = range(KEYS).map(payload);
+    const options = { ...fleet.options };
+    const children = await Promise.all(range(4).map((n) => fleet.spawn({ consume: false, label: `producer-${n}` })));
+    const locals = await Promise.all(range(16).map(() => openProducer(options)));
+    try {
+      // All twenty fire at once.
+      for (const child of children) child.send({ cmd: "dispatch", name: "uniq", payloads, tag: "race" });
+      const localResults = await Promise.all(locals.map(async (p) => {
+        const out = await Promise.allSettled(payloads.map((pl) => p.producer.dispatch("uniq" as never, pl as never) as Promise<string>));
+        return out.map((r, k) => ({ key: payloads[k].key, ok: r.status === "fulfilled", id: r.status === "fulfilled" ? r.value : "", err: r.status === "rejected" ? (r.reason as Error).name : "" }));
+      }));
+      const childResults = await Promise.all(children.map((c) => c.waitFor("dispatched", (r) => r.ev === "dispatched" && r.tag === "race", 30_000)));
+      const acceptedPerKey = new Map<string, string[]>();
+      const otherErrors: string[] = [];
+      for (const list of localResults) {
+        for (const r of list) {
+          if (r.ok) acceptedPerKey.set(r.key, [...(acceptedPerKey.get(r.key) ?? []), r.id]);
+          else if (r.err !== "DuplicateTaskError") otherErrors.push(r.err);
+        }
+      }
+      for (const rec of childResults) {
+        const d = rec as Extract<typeof rec, { ev: "dispatched" }>;
+        d.keys.forEach((key, k) => acceptedPerKey.set(key, [...(acceptedPerKey.get(key) ?? []), d.ids[k]]));
+        otherErrors.push(...d.errors.filter((e) => e !== "DuplicateTaskError"));
+      }
+      assert.deepEqual(otherErrors, [], "every refusal is a DuplicateTaskError");
+      const counts = range(KEYS).map((k) => acceptedPerKey.get(`k${k}`)?.length ?? 0);
+      assert.deepEqual(counts.filter((c) => c !== 1), [], "exactly one accepted dispatch per key");
+      const ids = range(KEYS).map((k) => acceptedPerKey.get(`k${k}`)![0]);
+      fleet.accepted.push(...ids);
+      assert.equal((await redis.keys(`${fleet.tag}:unique:*`)).length, KEYS, "one lock per key while queued");
+
+      // Run them: a victim takes some hanging tasks and is SIGKILLed while holding their locks.
+      const victim = await fleet.spawn({ numWorkers: 8, label: "victim" });
+      await waitFor("the victim to hold hanging tasks", () => victim.of("start").some((r) => r.i >= 950), 20_000, 10);
+      const survivor = await fleet.spawn({ numWorkers: 8, label: "survivor" });
+      const held = victim.of("start").filter((r) => r.i >= 950 && !victim.of("end").some((e) => e.id === r.id)).map((r) => r.id);
+      await victim.kill();
+      const killedAt = Date.now();
+      await waitFor("every task to complete or fail", async () => {
+        const done = fleet.completedIds();
+        const dead = new Set((await fleet.deadTasks()).map((d) => d.id));
+        return ids.every((id) => done.has(id) || dead.has(id));
+      }, 30_000, 100);
+      const releasedAfterCrash = Date.now() - killedAt;
+      const dead = await fleet.deadLetters();
+      assert.equal(dead.length, 50, "the failing keys are dead");
+      const orphaned = (await redis.keys(`${fleet.tag}:unique:*`)).length;
+      assert.equal(orphaned, 0, "no lock left once every task reached a terminal state");
+
+      // Deleting the dead letters changes nothing for the locks; every key is free again.
+      for (const d of dead) assert.equal(await fleet.queue.deleteDeadLetter(d.deadLetterId), true);
+      const again = await Promise.allSettled(payloads.map((pl) => fleet.producer.dispatch("uniq" as never, { ...pl, mode: undefined, onlyLabel: undefined, ms: 1 } as never)));
+      const refusedAgain = again.filter((r) => r.status === "rejected").length;
+      assert.equal(refusedAgain, 0, "a key is accepted again after completion, failure and crash recovery");
+      await waitFor("the second round to finish", () => fleet.completedIds().size >= KEYS - 50 + KEYS, 30_000, 50);
+      assert.equal((await redis.keys(`${fleet.tag}:unique:*`)).length, 0, "second round leaves no lock either");
+      const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
+      assertNoLoss(outcome);
+      assertFailedHandlerExactlyOnce(outcome);
+      assert.deepEqual(fleet.fatals(), []);
+      await survivor.stop();
+      figure(
+        19,
+        `${runtime()} producers=20 keys=${KEYS} accepted-per-key=1 (min ${Math.min(...counts)} max ${Math.max(...counts)}) ` +
+          `orphaned-locks=${orphaned} held-by-killed=${held.length} released-after-crash=${ms(releasedAfterCrash)} (reservation ${RESERVATION}ms)`,
+      );
+    } finally {
+      await Promise.all(locals.map((p) => p.close()));
+    }
+  });
+});
