@@ -1,0 +1,116 @@
+/**
+ * TaskRunner: distributed task execution on Redis Streams (or any
+ * {@linkcode MessageQueue}), for Node, Deno and Bun.
+ *
+ * Register typed tasks, dispatch them (now, after a delay, or at an instant,
+ * optionally unique), and run them with retries and backoff, per-task
+ * timeouts, automatic heartbeats, dead letters, graceful shutdown and
+ * fleet-wide statistics. Delivery is at-least-once: make actions idempotent.
+ *
+ * Transports live in their own entry points: `@taskrunner/core/memory`
+ * (in-process) and `@taskrunner/core/redis` (Redis Streams).
+ *
+ * @example Register, start, dispatch, stop
+ * ```ts
+ * import { TaskRunner, UnrecoverableError } from "@taskrunner/core";
+ * import { MemoryQueue } from "@taskrunner/core/memory";
+ *
+ * const runner = new TaskRunner(new MemoryQueue(), { consumerGroup: "example", numWorkers: 10, batchSize: 10 });
+ * const hello = runner.registerTask({
+ *   name: "hello",
+ *   maxRetry: 3,
+ *   action: async (payload: string, ctx) => {
+ *     if (payload === "") throw new UnrecoverableError("nobody to greet");
+ *     console.log(`hello ${payload} (task ${ctx.id}, attempt ${ctx.attempt})`);
+ *   },
+ * });
+ * runner.on("completed", (e) => console.log(`${e.name} done in ${e.runTime} ms`));
+ * await runner.start();
+ * await hello.dispatch("world", { delay: 200 });
+ * await runner.stop();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type CompletedEvent,
+  type DeadEvent,
+  type FailedEvent,
+  type LostEvent,
+  type ReclaimedEvent,
+  type RetryingEvent,
+  type RunnerEvents,
+  type RunnerState,
+  TaskRunner,
+} from "./src/runner.ts";
+export type {
+  BulkDispatchItem,
+  DispatchOptions,
+  DispatchResult,
+  FailedTask,
+  FailedTaskHandler,
+  TaskAction,
+  TaskContext,
+  TaskDefinition,
+  TaskHandle,
+} from "./src/task.ts";
+export type { ResolvedRunnerConfig, RunnerConfig } from "./src/config.ts";
+export {
+  type Backoff,
+  type BackoffFunction,
+  computeBackoff,
+  DEFAULT_BACKOFF,
+  type ExponentialBackoff,
+  type FixedBackoff,
+} from "./src/retry.ts";
+export {
+  buildRunnerStats,
+  percentile,
+  type RunnerStats,
+  type StatsSample,
+  type TaskStats,
+  type TimingStats,
+} from "./src/stats.ts";
+export { DEFAULT_MAX_PAYLOAD_BYTES, decodePayload, encodePayload } from "./src/codec.ts";
+export { Emitter, type Listener } from "./src/events.ts";
+export {
+  ConfigError,
+  DuplicateTaskError,
+  PayloadValidationError,
+  ReservationLostError,
+  RunnerStateError,
+  ShutdownError,
+  TaskRunnerError,
+  TaskTimeoutError,
+  toFailure,
+  TransportError,
+  UnknownTaskError,
+  UnrecoverableError,
+  ValidationError,
+  type ValidationIssue,
+} from "./src/errors.ts";
+export { type Clock, systemClock, type TimerHandle } from "./src/clock.ts";
+export { type LogFields, type Logger, silentLogger } from "./src/logger.ts";
+export type { StandardSchemaV1 } from "./src/schema.ts";
+export {
+  type AddResult,
+  type Consumer,
+  type DeadLetter,
+  type DeadLetterPage,
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryRef,
+  type FailureRecord,
+  HISTOGRAM_BUCKETS,
+  type InstanceInfo,
+  type MessageQueue,
+  type NewTask,
+  type PromoteResult,
+  type QueueCounts,
+  type ReceiveOptions,
+  type ReclaimResult,
+  type StatsDelta,
+  type TaskStatsDelta,
+  type UniqueLock,
+} from "./src/queue.ts";

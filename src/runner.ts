@@ -1,0 +1,1450 @@
+/**
+ * The task runner: task registry, dispatch, fetch loops, worker slots,
+ * heartbeats, retries, dead letters, delayed-task promotion, stats and
+ * shutdown, on any {@linkcode MessageQueue}.
+ *
+ * @module
+ */
+
+import { type Clock, sleep } from "./clock.ts";
+import { decodePayload, encodePayload } from "./codec.ts";
+import {
+  parseRunnerConfig,
+  parseTaskDefinition,
+  type ResolvedRunnerConfig,
+  type ResolvedTask,
+  type RunnerConfig,
+  describeValue,
+} from "./config.ts";
+import {
+  DuplicateTaskError,
+  PayloadValidationError,
+  ReservationLostError,
+  RunnerStateError,
+  ShutdownError,
+  TaskRunnerError,
+  TaskTimeoutError,
+  toFailure,
+  TransportError,
+  UnknownTaskError,
+  UnrecoverableError,
+  ValidationError,
+} from "./errors.ts";
+import { Emitter } from "./events.ts";
+import type { Logger } from "./logger.ts";
+import type {
+  Consumer,
+  DeadLetterReason,
+  Delivery,
+  FailureRecord,
+  InstanceInfo,
+  MessageQueue,
+  NewTask,
+} from "./queue.ts";
+import { computeBackoff, DEFAULT_BACKOFF, transportBackoff } from "./retry.ts";
+import type { StandardSchemaV1 } from "./schema.ts";
+import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
+import {
+  type BulkDispatchItem,
+  type DispatchOptions,
+  type DispatchResult,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskHandle,
+  validateWithSchema,
+} from "./task.ts";
+
+/** Emitted when a run succeeded and its acknowledgement was accepted. */
+export interface CompletedEvent {
+  id: string;
+  name: string;
+  /** Failed runs before this one. */
+  attempt: number;
+  /** Run time, in milliseconds. */
+  runTime: number;
+  /** Time from ready to start, in milliseconds. */
+  waitTime: number;
+}
+
+/** Emitted for every failed run (before it is retried or dead-lettered). */
+export interface FailedEvent {
+  id: string;
+  name: string;
+  /** Failed runs before this one. */
+  attempt: number;
+  /** What the action threw (any value), or a `TaskTimeoutError`. */
+  error: unknown;
+}
+
+/** Emitted when a task is scheduled to run again. */
+export interface RetryingEvent {
+  id: string;
+  name: string;
+  /** The attempt number the next run will see as `ctx.attempt`. */
+  attempt: number;
+  /** Delay before the next run, in milliseconds. */
+  delay: number;
+  /** Why: what the failed run threw, or an `UnknownTaskError`. */
+  error: unknown;
+}
+
+/** Emitted when a task went to the dead-letter store (by this runner). */
+export interface DeadEvent {
+  id: string;
+  name: string;
+  /** Failed runs counted, including the last one. */
+  attempt: number;
+  reason: DeadLetterReason;
+  /** The last real error (any value). */
+  error: unknown;
+  /** The error as recorded in the dead-letter store. */
+  failure: FailureRecord;
+}
+
+/** Emitted when this runner took over a delivery whose consumer stopped heartbeating. */
+export interface ReclaimedEvent {
+  id: string;
+  name: string;
+  deliveryId: string;
+  /** How many times the task has been delivered, this time included. */
+  deliveryCount: number;
+}
+
+/** Emitted when this runner lost a delivery it held. */
+export interface LostEvent {
+  deliveryId: string;
+  /** Task id, when known. */
+  id: string | null;
+  /** Task name, when known. */
+  name: string | null;
+  /**
+   * `reservation-lost`: a heartbeat found another consumer owns it now;
+   * `refused`: an ack, retry or dead-letter was refused for the same reason;
+   * `entry-missing`: a reclaim found its stored entry deleted outside the library.
+   */
+  reason: "reservation-lost" | "refused" | "entry-missing";
+}
+
+/** Events of a {@linkcode TaskRunner} and their payloads. */
+export interface RunnerEvents {
+  completed: CompletedEvent;
+  failed: FailedEvent;
+  retrying: RetryingEvent;
+  dead: DeadEvent;
+  reclaimed: ReclaimedEvent;
+  lost: LostEvent;
+  /** Internal errors (transport failures, throwing hooks or listeners); never task failures. */
+  error: Error;
+}
+
+/** Lifecycle state of a runner. */
+export type RunnerState = "idle" | "starting" | "running" | "stopping";
+
+/** Longest sleep of the delayed-task promoter, in ms (covers tasks added by other processes). */
+const PROMOTE_MAX_SLEEP = 1_000;
+/** Extra time-to-live of a unique lock beyond the dispatch delay, in ms (crash backstop). */
+const UNIQUE_BACKSTOP = 86_400_000;
+/** Bound on the post-grace work of `stop()` (acks, stats, deregistration), in ms. */
+const FINAL_FLUSH_TIMEOUT = 5_000;
+/** Longest unique key accepted from `uniqueKey`, in characters. */
+const MAX_UNIQUE_KEY_LENGTH = 1_000;
+const NO_ERROR: unique symbol = Symbol("no error");
+const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/** Process-wide counter so consumer names of several runners in one process never collide. */
+let consumerSerial = 0;
+
+interface Fetcher {
+  consumer: Consumer;
+  /** Completed runs waiting for the next ack call. */
+  acks: Execution[];
+  ackInFlight: boolean;
+  ackFailures: number;
+}
+
+/** One delivery being run: also the `ctx` its action receives. */
+class Execution implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly delivery: Delivery;
+  readonly fetcher: Fetcher;
+  readonly runner: TaskRunner;
+  controller: AbortController | null = null;
+  aborted = false;
+  abortReason: unknown = undefined;
+  /** Another consumer owns the delivery now: never ack it. */
+  lost = false;
+  /** Left for reclaim at shutdown: never ack it. */
+  abandoned = false;
+  slotHeld = true;
+  finalized = false;
+  runTime = 0;
+  waitTime = 0;
+
+  constructor(runner: TaskRunner, fetcher: Fetcher, delivery: Delivery) {
+    this.runner = runner;
+    this.fetcher = fetcher;
+    this.delivery = delivery;
+    this.id = delivery.id;
+    this.name = delivery.name;
+    this.attempt = delivery.attempt;
+  }
+
+  get signal(): AbortSignal {
+    // Created on first use: most actions never look at it.
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+
+  heartbeat(): Promise<void> {
+    return heartbeatOne(this.runner, this);
+  }
+}
+
+let heartbeatOne: (runner: TaskRunner, execution: Execution) => Promise<void>;
+
+/**
+ * Runs registered tasks from a {@linkcode MessageQueue}, and dispatches them.
+ *
+ * Delivery is at-least-once: a task is removed from the queue only after its
+ * action succeeded or it went to the dead-letter store, so actions should be
+ * idempotent. A stopped runner can be started again.
+ *
+ * @example Register, dispatch and run a task
+ * ```ts
+ * import { TaskRunner } from "@taskrunner/core";
+ * import { MemoryQueue } from "@taskrunner/core/memory";
+ *
+ * const runner = new TaskRunner(new MemoryQueue(), { consumerGroup: "example", numWorkers: 10 });
+ * const hello = runner.registerTask({
+ *   name: "hello",
+ *   maxRetry: 3,
+ *   action: async (name: string, ctx) => console.log(`hello ${name} (task ${ctx.id})`),
+ * });
+ * await runner.start();
+ * await hello.dispatch("world", { delay: 200 });
+ * await runner.stop();
+ * ```
+ */
+export class TaskRunner implements AsyncDisposable {
+  #queue: MessageQueue;
+  #config: ResolvedRunnerConfig;
+  #clock: Clock;
+  #logger: Logger;
+  #registry: Map<string, ResolvedTask> = new Map();
+  #emitter: Emitter<RunnerEvents>;
+  #collector: StatsCollector = new StatsCollector();
+
+  #state: RunnerState = "idle";
+  #startPromise: Promise<void> | null = null;
+  #stopPromise: Promise<void> | null = null;
+  #run: AbortController = new AbortController();
+  #fetchers: Fetcher[] = [];
+  #loops: Promise<void>[] = [];
+  #instance: InstanceInfo | null = null;
+  #unsubscribeDelayed: (() => void) | null = null;
+  #detachSignal: (() => void) | null = null;
+
+  /** Worker slots taken by running actions. */
+  #busy = 0;
+  /** Slots set aside for receive/reclaim calls in flight. */
+  #reserved = 0;
+  #slotWaiter: (() => void) | null = null;
+  #paused = false;
+  #pauseWaiter: (() => void) | null = null;
+
+  /** Deliveries this runner owns and heartbeats (running or awaiting ack). */
+  #held: Map<string, Execution> = new Map();
+  /** Actions in progress. */
+  #running: Set<Execution> = new Set();
+  /** Executions not yet finished with (ack/retry/dead-letter pending). */
+  #active = 0;
+  #idleWaiter: (() => void) | null = null;
+
+  #heartbeatTimer: unknown = null;
+  #heartbeatDueAt = Infinity;
+  #heartbeatInFlight = false;
+
+  #promoterTimer: unknown = null;
+  #promoterWakeAt = Infinity;
+  #promoterWake: (() => void) | null = null;
+  /** Transport clock minus runner clock, from the last promote call. */
+  #transportOffset = 0;
+
+  #statsPrevious: StatsSample | null = null;
+
+  /**
+   * Create a runner. Nothing runs until {@linkcode TaskRunner.start}.
+   *
+   * @param queue The transport (e.g. `MemoryQueue`, `RedisStreamQueue`).
+   * @param config Options; see {@linkcode RunnerConfig}. All durations in ms.
+   * @throws {ConfigError} When an option is invalid, naming it and the value
+   * given: "Cannot create runner: 'numWorkers' must be a positive integer, got 0".
+   */
+  constructor(queue: MessageQueue, config: RunnerConfig = {}) {
+    if (typeof queue !== "object" || queue === null || typeof queue.receive !== "function") {
+      throw new TypeError(`Cannot create runner: queue must be a MessageQueue, got ${describeValue(queue)}`);
+    }
+    this.#queue = queue;
+    this.#config = parseRunnerConfig(config);
+    this.#clock = this.#config.clock;
+    this.#logger = this.#config.logger;
+    this.#emitter = new Emitter<RunnerEvents>((error, event) => {
+      this.#logger.error(`A '${String(event)}' listener threw`, { error: toFailure(error) });
+      if (event !== "error") {
+        this.#emitError(new TaskRunnerError(`A '${String(event)}' listener threw`, { cause: error }));
+      }
+    });
+  }
+
+  /** The transport this runner uses. */
+  get queue(): MessageQueue {
+    return this.#queue;
+  }
+
+  /** The consumer group this runner consumes as. */
+  get group(): string {
+    return this.#config.consumerGroup;
+  }
+
+  /** The resolved options (defaults applied). */
+  get config(): Readonly<ResolvedRunnerConfig> {
+    return this.#config;
+  }
+
+  /** Lifecycle state. */
+  get state(): RunnerState {
+    return this.#state;
+  }
+
+  /** Names of the registered tasks. */
+  get taskNames(): string[] {
+    return [...this.#registry.keys()];
+  }
+
+  /** Id of this runner in the live-instance registry while started; null otherwise. */
+  get instanceId(): string | null {
+    return this.#instance?.id ?? null;
+  }
+
+  /** Consumer names of this runner's fetch loops while started. */
+  get consumers(): string[] {
+    return this.#fetchers.map((f) => f.consumer.name);
+  }
+
+  /**
+   * Register a task. The payload type comes from `schema` (its input for
+   * dispatch, its output for the action) or from the action's parameter.
+   * Tasks may be registered while the runner is running.
+   *
+   * @param definition Name, action and options; see {@linkcode TaskDefinition}.
+   * @returns A handle whose `dispatch` is typed by the payload.
+   * @throws {ConfigError} When a field is invalid or the name is taken.
+   */
+  registerTask<S extends StandardSchemaV1>(
+    definition: TaskDefinition<StandardSchemaV1.InferOutput<S>> & { schema: S },
+  ): TaskHandle<StandardSchemaV1.InferInput<S>>;
+  registerTask<P>(definition: TaskDefinition<P>): TaskHandle<P>;
+  registerTask(definition: TaskDefinition<unknown>): TaskHandle<unknown> {
+    const spec = parseTaskDefinition(definition as unknown as TaskDefinition<never>, this.#config);
+    if (this.#registry.has(spec.name)) {
+      throw new TaskRunnerError(`Cannot register task '${spec.name}': a task of that name is already registered`);
+    }
+    this.#registry.set(spec.name, spec);
+    const name = spec.name;
+    return Object.freeze({
+      name,
+      dispatch: (payload: unknown, options?: DispatchOptions): Promise<string> =>
+        this.dispatch(name, payload, options),
+      dispatchBulk: (
+        items: readonly { payload: unknown; options?: DispatchOptions }[],
+      ): Promise<DispatchResult[]> =>
+        this.dispatchBulk(items.map((item) => ({ name, payload: item.payload, options: item.options }))),
+    });
+  }
+
+  /**
+   * Add a task to the queue.
+   *
+   * @param name A registered task name.
+   * @param payload The payload: JSON-encodable, checked against the task's schema.
+   * @param options `{ delay }` in ms or `{ at }` (epoch ms or Date), millisecond precision.
+   * @returns The task id.
+   * @throws {UnknownTaskError} No task of that name is registered here.
+   * @throws {PayloadValidationError} The payload fails the schema, cannot be
+   * encoded as JSON (BigInt, function, cycle, undefined, ...) or is over `maxPayloadBytes`.
+   * @throws {DuplicateTaskError} A unique task with the same key is queued,
+   * running or within `uniqueFor`; `existingId` names it.
+   * @throws {ValidationError} Invalid options.
+   */
+  async dispatch(name: string, payload: unknown, options?: DispatchOptions): Promise<string> {
+    const spec = this.#spec(name);
+    const prepared = await this.#prepare(spec, payload, options);
+    const [result] = await this.#queue.add([prepared.task]);
+    if (!result.ok) throw new DuplicateTaskError(name, prepared.uniqueKey ?? "", result.existingId);
+    if (prepared.task.delay) this.#wakePromoterAt(this.#clock.now() + prepared.task.delay);
+    return result.id;
+  }
+
+  /**
+   * Add many tasks in one transport call (one pipeline on Redis).
+   *
+   * Every item is checked first: an unknown name, an invalid payload or bad
+   * options rejects the whole call and nothing is added. Duplicates of
+   * unique tasks are per item: `{ ok: false, error: DuplicateTaskError }`.
+   *
+   * @param items Name, payload and options of each task.
+   * @returns One result per item, in input order.
+   * @throws {UnknownTaskError} An item names an unregistered task.
+   * @throws {PayloadValidationError} An item's payload is invalid.
+   */
+  async dispatchBulk(items: readonly BulkDispatchItem[]): Promise<DispatchResult[]> {
+    if (!Array.isArray(items)) {
+      throw new ValidationError(`dispatchBulk expects an array, got ${describeValue(items)}`, []);
+    }
+    if (items.length === 0) return [];
+    const tasks: NewTask[] = new Array(items.length);
+    const keys: (string | undefined)[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const prepared = await this.#prepare(this.#spec(item.name), item.payload, item.options);
+      tasks[i] = prepared.task;
+      keys[i] = prepared.uniqueKey;
+    }
+    const results = await this.#queue.add(tasks);
+    const out: DispatchResult[] = new Array(results.length);
+    let earliestDelay = Infinity;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      if (r.ok) {
+        out[i] = { ok: true, id: r.id };
+        const delay = tasks[i].delay;
+        if (delay && delay < earliestDelay) earliestDelay = delay;
+      } else {
+        out[i] = { ok: false, error: new DuplicateTaskError(tasks[i].name, keys[i] ?? "", r.existingId) };
+      }
+    }
+    if (earliestDelay !== Infinity) this.#wakePromoterAt(this.#clock.now() + earliestDelay);
+    return out;
+  }
+
+  /**
+   * Listen to an event. Listeners that throw are logged and reported as an
+   * `error` event; they never disturb the runner.
+   *
+   * @param event `completed`, `failed`, `retrying`, `dead`, `reclaimed`, `lost` or `error`.
+   * @param listener Called with the event's payload.
+   * @returns A function that removes the listener.
+   */
+  on<K extends keyof RunnerEvents>(event: K, listener: (payload: RunnerEvents[K]) => void): () => void {
+    return this.#emitter.on(event, listener);
+  }
+
+  /**
+   * Start consuming: initialise the group, register this instance, start the
+   * fetch loops, heartbeats, reclaim passes, the delayed-task promoter and
+   * the stats flush. Resolves once consuming.
+   *
+   * @param signal Aborting it stops the runner (as `stop()`); an already
+   * aborted signal means the runner does not start.
+   * @throws {RunnerStateError} When already started or starting.
+   * @throws Whatever the transport's `init` or `registerInstance` throws; the
+   * runner is then left stopped and can be started again.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.#state === "stopping" && this.#stopPromise) await this.#stopPromise;
+    if (this.#state !== "idle") {
+      throw new RunnerStateError(`Cannot start runner: it is already ${this.#state}`);
+    }
+    if (signal?.aborted) return;
+    this.#state = "starting";
+    const promise = this.#start(signal);
+    this.#startPromise = promise;
+    try {
+      await promise;
+    } finally {
+      this.#startPromise = null;
+    }
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
+    const config = this.#config;
+    this.#run = new AbortController();
+    try {
+      await this.#queue.init(config.consumerGroup);
+      const info = this.#queue.processInfo?.();
+      const host = config.host ?? info?.host ?? `anon-${randomId()}`;
+      const pid = info?.pid ?? 0;
+      this.#fetchers = [];
+      for (let i = 0; i < config.numFetchers; i++) {
+        const n = ++consumerSerial;
+        this.#fetchers.push({
+          consumer: { group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` },
+          acks: [],
+          ackInFlight: false,
+          ackFailures: 0,
+        });
+      }
+      const now = this.#clock.now();
+      this.#instance = {
+        id: globalThis.crypto.randomUUID(),
+        host,
+        pid,
+        workers: config.numWorkers,
+        busy: 0,
+        startedAt: now,
+      };
+      await this.#queue.registerInstance(this.#instance, config.instanceInterval * 3);
+      try {
+        this.#paused = await this.#queue.isPaused();
+      } catch (error) {
+        this.#reportTransport("isPaused", error);
+      }
+    } catch (error) {
+      this.#state = "idle";
+      this.#instance = null;
+      this.#fetchers = [];
+      throw error;
+    }
+
+    this.#statsPrevious = null;
+    this.#state = "running";
+    this.#loops = [];
+    for (const fetcher of this.#fetchers) this.#loops.push(this.#fetchLoop(fetcher));
+    this.#loops.push(this.#promoteLoop());
+    this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
+    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsTick()));
+    this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instanceTick()));
+    if (this.#queue.onDelayedAdded) {
+      this.#unsubscribeDelayed = this.#queue.onDelayedAdded((dueAt) => {
+        this.#wakePromoterAt(dueAt - this.#transportOffset);
+      });
+    }
+    if (signal) {
+      const onAbort = (): void => void this.stop();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#detachSignal = () => signal.removeEventListener("abort", onAbort);
+    }
+    this.#logger.info("Runner started", {
+      queue: this.#queue.name,
+      group: config.consumerGroup,
+      consumers: this.consumers,
+      workers: config.numWorkers,
+    });
+  }
+
+  /**
+   * Stop gracefully: stop fetching at once, let running tasks finish within
+   * `shutdownTimeout`, then abort their signals (`ShutdownError`) and leave
+   * them for another runner to reclaim; flush acks and stats; leave the
+   * instance registry. Idempotent; resolves when done. The runner can be
+   * started again afterwards.
+   */
+  stop(): Promise<void> {
+    if (this.#stopPromise) return this.#stopPromise;
+    if (this.#state === "idle") return Promise.resolve();
+    const promise = this.#stop().finally(() => {
+      this.#stopPromise = null;
+    });
+    this.#stopPromise = promise;
+    return promise;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#startPromise) await this.#startPromise.catch(() => {});
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    const config = this.#config;
+    this.#detachSignal?.();
+    this.#detachSignal = null;
+    this.#unsubscribeDelayed?.();
+    this.#unsubscribeDelayed = null;
+    this.#run.abort(new ShutdownError());
+    this.#wakeSlotWaiter();
+    this.#pauseWaiter?.();
+    this.#pauseWaiter = null;
+    this.#clearPromoterTimer();
+    this.#promoterWake?.();
+
+    // Grace period: fetch loops end promptly (receive is aborted); running
+    // tasks get until the deadline.
+    const deadline = this.#clock.now() + config.shutdownTimeout;
+    await this.#within(Promise.all(this.#loops).then(() => this.#whenIdle()), config.shutdownTimeout);
+
+    if (this.#running.size > 0) {
+      const reason = new ShutdownError();
+      this.#logger.warn("Shutdown grace period over: aborting running tasks, leaving them for reclaim", {
+        running: this.#running.size,
+      });
+      for (const execution of [...this.#running]) this.#abandon(execution, reason);
+    }
+    await this.#within(this.#whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
+
+    this.#clearHeartbeatTimer();
+    const instance = this.#instance;
+    const finalWork: Promise<unknown>[] = [this.#flushStats()];
+    if (instance) {
+      finalWork.push(
+        this.#queue.unregisterInstance(instance.id).catch((e) => this.#reportTransport("unregisterInstance", e)),
+      );
+    }
+    for (const fetcher of this.#fetchers) {
+      finalWork.push(
+        this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reportTransport("removeConsumer", e)),
+      );
+    }
+    await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
+
+    this.#held.clear();
+    this.#running.clear();
+    this.#busy = 0;
+    this.#reserved = 0;
+    this.#active = 0;
+    this.#instance = null;
+    this.#loops = [];
+    this.#state = "idle";
+    this.#logger.info("Runner stopped", { queue: this.#queue.name, group: config.consumerGroup });
+  }
+
+  /** Same as {@linkcode TaskRunner.stop}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /**
+   * Pause consuming across the whole fleet (running tasks finish). Other
+   * runners notice within their `instanceInterval`; this one at once.
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    await this.#queue.setPaused(true);
+  }
+
+  /** Resume consuming across the whole fleet. */
+  async resume(): Promise<void> {
+    await this.#queue.setPaused(false);
+    this.#setPaused(false);
+  }
+
+  /**
+   * Fleet-wide statistics read from the transport: counts, live instances,
+   * per-task counters and timing percentiles, throughput, and the estimated
+   * drain time. Figures include what runners flushed (every `statsInterval`).
+   *
+   * @returns A {@linkcode RunnerStats} snapshot.
+   * @throws Whatever the transport throws.
+   */
+  async stats(): Promise<RunnerStats> {
+    const [counts, totals, instances, paused] = await Promise.all([
+      this.#queue.counts(this.#config.consumerGroup),
+      this.#queue.readStats(),
+      this.#queue.instances(),
+      this.#queue.isPaused(),
+    ]);
+    const at = this.#clock.now();
+    const previous = this.#statsPrevious;
+    const { stats, sample } = buildRunnerStats({
+      at,
+      queue: this.#queue.name,
+      group: this.#config.consumerGroup,
+      counts,
+      totals,
+      instances,
+      paused,
+      numWorkers: this.#config.numWorkers,
+      replicationFactor: this.#config.replicationFactor,
+      longQueueThreshold: this.#config.longQueueThreshold,
+      previous,
+    });
+    if (previous === null || at - previous.at >= this.#config.statsInterval) this.#statsPrevious = sample;
+    return stats;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  #spec(name: string): ResolvedTask {
+    const spec = this.#registry.get(name);
+    if (spec === undefined) throw new UnknownTaskError(name);
+    return spec;
+  }
+
+  async #prepare(
+    spec: ResolvedTask,
+    payload: unknown,
+    options: DispatchOptions | undefined,
+  ): Promise<{ task: NewTask; uniqueKey: string | undefined }> {
+    let value = payload;
+    if (spec.schema !== undefined) {
+      const checked = await validateWithSchema(spec.schema, payload);
+      if (!checked.ok) throw new PayloadValidationError(spec.name, checked.issues);
+      value = checked.value;
+    }
+    const encoded = encodePayload(payload, this.#config.maxPayloadBytes);
+    if (!encoded.ok) throw new PayloadValidationError(spec.name, encoded.issues);
+    const delay = this.#delayOf(spec.name, options);
+    const task: NewTask = {
+      id: globalThis.crypto.randomUUID(),
+      name: spec.name,
+      body: encoded.body,
+      attempt: 0,
+      reservationTimeout: spec.reservationTimeout,
+      dispatchedAt: this.#clock.now(),
+    };
+    if (delay > 0) task.delay = delay;
+    let uniqueKey: string | undefined;
+    if (spec.unique) {
+      if (spec.uniqueKey !== undefined) {
+        const key: unknown = (spec.uniqueKey as (p: unknown) => unknown)(value);
+        if (typeof key !== "string" || key.length > MAX_UNIQUE_KEY_LENGTH) {
+          throw new ValidationError(
+            `Cannot dispatch '${spec.name}': uniqueKey must return a string of at most ${MAX_UNIQUE_KEY_LENGTH} characters, got ${
+              describeValue(key)
+            }`,
+            [{ path: "uniqueKey", message: "must return a string" }],
+          );
+        }
+        uniqueKey = key;
+      } else {
+        uniqueKey = "";
+      }
+      task.unique = {
+        // Task names cannot contain "|", so name and key never run together ambiguously.
+        key: spec.uniqueKey !== undefined ? `${spec.name}|${uniqueKey}` : spec.name,
+        token: globalThis.crypto.randomUUID(),
+        holdFor: spec.uniqueFor,
+        ttl: Math.max(spec.uniqueFor, delay + UNIQUE_BACKSTOP),
+      };
+    }
+    return { task, uniqueKey };
+  }
+
+  #delayOf(name: string, options: DispatchOptions | undefined): number {
+    if (options === undefined) return 0;
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError(`Cannot dispatch '${name}': options must be an object, got ${describeValue(options)}`, []);
+    }
+    const { delay, at } = options;
+    if (delay !== undefined && at !== undefined) {
+      throw new ValidationError(`Cannot dispatch '${name}': give 'delay' or 'at', not both`, [
+        { path: "delay", message: "conflicts with 'at'" },
+      ]);
+    }
+    if (delay !== undefined) {
+      if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
+        throw new ValidationError(
+          `Cannot dispatch '${name}': 'delay' must be a non-negative finite number of milliseconds, got ${
+            describeValue(delay)
+          }`,
+          [{ path: "delay", message: "must be a non-negative finite number of milliseconds" }],
+        );
+      }
+      return delay;
+    }
+    if (at !== undefined) {
+      const ms = at instanceof Date ? at.getTime() : at;
+      if (typeof ms !== "number" || !Number.isFinite(ms)) {
+        throw new ValidationError(
+          `Cannot dispatch '${name}': 'at' must be a valid Date or epoch milliseconds, got ${describeValue(at)}`,
+          [{ path: "at", message: "must be a valid Date or epoch milliseconds" }],
+        );
+      }
+      return Math.max(0, ms - this.#clock.now());
+    }
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- consuming
+
+  async #fetchLoop(fetcher: Fetcher): Promise<void> {
+    const config = this.#config;
+    const signal = this.#run.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      if (this.#paused) {
+        await new Promise<void>((resolve) => (this.#pauseWaiter = resolve));
+        continue;
+      }
+      const free = config.numWorkers - this.#busy - this.#reserved;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
+        continue;
+      }
+      const count = free < config.batchSize ? free : config.batchSize;
+      this.#reserved += count;
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.#queue.receive(fetcher.consumer, { count, block: config.blockDuration, signal });
+        failures = 0;
+      } catch (error) {
+        this.#reserved -= count;
+        if (signal.aborted) break;
+        failures++;
+        this.#reportTransport("receive", error);
+        await this.#rest(transportBackoff(failures));
+        continue;
+      }
+      this.#reserved -= count;
+      for (let i = 0; i < deliveries.length; i++) this.#begin(fetcher, deliveries[i]);
+    }
+  }
+
+  /** Sleep on the runner clock; returns early (without throwing) on shutdown. */
+  async #rest(ms: number): Promise<void> {
+    try {
+      await sleep(this.#clock, ms, this.#run.signal);
+    } catch {
+      // shutdown
+    }
+  }
+
+  #begin(fetcher: Fetcher, delivery: Delivery): void {
+    const execution = new Execution(this, fetcher, delivery);
+    const previous = this.#held.get(delivery.deliveryId);
+    if (previous !== undefined) this.#markLost(previous, "reservation-lost");
+    this.#held.set(delivery.deliveryId, execution);
+    this.#busy++;
+    this.#active++;
+    this.#armHeartbeat(delivery.reservationTimeout);
+    void this.#execute(execution);
+  }
+
+  async #execute(execution: Execution): Promise<void> {
+    const d = execution.delivery;
+    try {
+      if (d.malformed !== undefined) {
+        this.#releaseSlot(execution);
+        return await this.#deadLetter(
+          execution,
+          "malformed",
+          new TaskRunnerError(`Malformed delivery ${d.deliveryId}: ${d.malformed}`),
+          undefined,
+        );
+      }
+      if (d.deliveryCount > this.#config.maxDeliveries) {
+        this.#releaseSlot(execution);
+        return await this.#deadLetter(
+          execution,
+          "poison",
+          new TaskRunnerError(
+            `Task ${d.id} ('${d.name}') was delivered ${d.deliveryCount} times without completing (maxDeliveries ${this.#config.maxDeliveries})`,
+          ),
+          undefined,
+        );
+      }
+      const spec = this.#registry.get(d.name);
+      if (spec === undefined) {
+        this.#releaseSlot(execution);
+        return await this.#unknownTask(execution);
+      }
+      const decoded = decodePayload(d.body, this.#config.maxPayloadBytes);
+      if (!decoded.ok) {
+        this.#releaseSlot(execution);
+        return await this.#deadLetter(
+          execution,
+          "invalid-payload",
+          new PayloadValidationError(d.name, decoded.issues),
+          undefined,
+        );
+      }
+      let payload = decoded.value;
+      if (spec.schema !== undefined) {
+        const checked = await validateWithSchema(spec.schema, payload);
+        if (!checked.ok) {
+          this.#releaseSlot(execution);
+          return await this.#deadLetter(
+            execution,
+            "invalid-payload",
+            new PayloadValidationError(d.name, checked.issues),
+            payload,
+          );
+        }
+        payload = checked.value;
+      }
+
+      this.#running.add(execution);
+      const started = this.#clock.now();
+      let error: unknown = NO_ERROR;
+      try {
+        const result = spec.action(payload, execution);
+        if (spec.timeout !== undefined) {
+          if (await this.#withTimeout(result, execution, spec.timeout) === TIMED_OUT) {
+            error = new TaskTimeoutError(d.name, spec.timeout);
+          }
+        } else if (isThenable(result)) {
+          await result;
+        }
+      } catch (thrown) {
+        error = thrown;
+      }
+      this.#running.delete(execution);
+      this.#releaseSlot(execution);
+      if (execution.lost || execution.abandoned) return this.#finalize(execution);
+      if (error === NO_ERROR) {
+        const ended = this.#clock.now();
+        execution.runTime = ended - started;
+        const wait = started - d.readyAt;
+        execution.waitTime = wait > 0 ? wait : 0;
+        this.#queueAck(execution);
+        return;
+      }
+      await this.#failed(execution, spec, error, payload);
+    } catch (internal) {
+      // A bug or a transport failure past its own handling: the delivery is
+      // left for reclaim rather than lost.
+      this.#running.delete(execution);
+      this.#releaseSlot(execution);
+      this.#report(new TaskRunnerError(`Internal error while running task ${d.id}`, { cause: internal }));
+      this.#drop(execution);
+    }
+  }
+
+  #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        execution.abort(new TaskTimeoutError(execution.name, timeout));
+        resolve(TIMED_OUT);
+      }, timeout);
+      Promise.resolve(result).then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #failed(execution: Execution, spec: ResolvedTask, error: unknown, payload: unknown): Promise<void> {
+    const d = execution.delivery;
+    this.#collector.failed(d.name);
+    if (this.#emitter.has("failed")) {
+      this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
+    }
+    if (error instanceof UnrecoverableError) {
+      return await this.#deadLetter(execution, "unrecoverable", error, payload);
+    }
+    if (d.attempt >= spec.maxRetry) {
+      return await this.#deadLetter(execution, "max-retries", error, payload);
+    }
+    let delay: number;
+    try {
+      delay = computeBackoff(spec.backoff, d.attempt + 1, error);
+    } catch (backoffError) {
+      this.#report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
+      delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
+    }
+    await this.#retry(execution, delay, error);
+  }
+
+  async #unknownTask(execution: Execution): Promise<void> {
+    const d = execution.delivery;
+    const error = new UnknownTaskError(d.name);
+    if (d.attempt >= this.#config.unknownTaskMaxRetry) {
+      return await this.#deadLetter(execution, "unknown-task", error, undefined);
+    }
+    this.#logger.warn("Received a task whose name is not registered here; retrying later", {
+      id: d.id,
+      name: d.name,
+      attempt: d.attempt,
+    });
+    await this.#retry(execution, computeBackoff(this.#config.backoff, d.attempt + 1, error), error);
+  }
+
+  async #retry(execution: Execution, delay: number, error: unknown): Promise<void> {
+    const d = execution.delivery;
+    let ok: boolean;
+    try {
+      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
+    } catch (transportError) {
+      this.#reportTransport("retry", transportError);
+      return this.#drop(execution);
+    }
+    if (ok) {
+      this.#collector.retried(d.name);
+      if (delay > 0) this.#wakePromoterAt(this.#clock.now() + delay);
+      if (this.#emitter.has("retrying")) {
+        this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
+      }
+    } else {
+      this.#markLost(execution, "refused");
+    }
+    this.#finalize(execution);
+  }
+
+  async #deadLetter(
+    execution: Execution,
+    reason: DeadLetterReason,
+    error: unknown,
+    payload: unknown,
+  ): Promise<void> {
+    const d = execution.delivery;
+    const failure = toFailure(error);
+    let ok: boolean;
+    try {
+      ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
+    } catch (transportError) {
+      this.#reportTransport("deadLetter", transportError);
+      return this.#drop(execution);
+    }
+    if (!ok) {
+      this.#markLost(execution, "refused");
+      return this.#finalize(execution);
+    }
+    this.#collector.dead(d.name);
+    this.#logger.warn("Task dead-lettered", { id: d.id, name: d.name, reason, error: failure.message });
+    const attempt = d.attempt + 1;
+    if (this.#emitter.has("dead")) {
+      this.#emitter.emit("dead", { id: d.id, name: d.name, attempt, reason, error, failure });
+    }
+    const handler = this.#config.failedTaskHandler;
+    if (handler !== undefined) {
+      try {
+        await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
+      } catch (handlerError) {
+        this.#logger.error("failedTaskHandler threw", { id: d.id, name: d.name, error: toFailure(handlerError) });
+        this.#emitError(new TaskRunnerError(`failedTaskHandler threw for task ${d.id}`, { cause: handlerError }));
+      }
+    }
+    this.#finalize(execution);
+  }
+
+  #queueAck(execution: Execution): void {
+    const fetcher = execution.fetcher;
+    fetcher.acks.push(execution);
+    if (!fetcher.ackInFlight) void this.#flushAcks(fetcher);
+  }
+
+  /** One ack call in flight per consumer; the next carries everything completed meanwhile. */
+  async #flushAcks(fetcher: Fetcher): Promise<void> {
+    fetcher.ackInFlight = true;
+    try {
+      while (fetcher.acks.length > 0) {
+        const batch = fetcher.acks;
+        fetcher.acks = [];
+        const refs = new Array<Delivery>(batch.length);
+        for (let i = 0; i < batch.length; i++) refs[i] = batch[i].delivery;
+        let results: boolean[];
+        try {
+          results = await this.#queue.ack(fetcher.consumer, refs);
+          fetcher.ackFailures = 0;
+        } catch (error) {
+          this.#reportTransport("ack", error);
+          if (this.#state !== "running") {
+            // Shutting down: leave them for reclaim (they run again elsewhere).
+            for (const execution of batch) this.#drop(execution);
+            continue;
+          }
+          fetcher.acks = batch.concat(fetcher.acks);
+          fetcher.ackFailures++;
+          await sleep(this.#clock, transportBackoff(fetcher.ackFailures));
+          continue;
+        }
+        const listening = this.#emitter.has("completed");
+        for (let i = 0; i < batch.length; i++) {
+          const execution = batch[i];
+          const d = execution.delivery;
+          if (results[i]) {
+            this.#collector.completed(d.name, execution.runTime, execution.waitTime);
+            if (listening) {
+              this.#emitter.emit("completed", {
+                id: d.id,
+                name: d.name,
+                attempt: d.attempt,
+                runTime: execution.runTime,
+                waitTime: execution.waitTime,
+              });
+            }
+          } else if (!execution.lost) {
+            this.#markLost(execution, "refused");
+          }
+          this.#finalize(execution);
+        }
+      }
+    } finally {
+      fetcher.ackInFlight = false;
+    }
+  }
+
+  #releaseSlot(execution: Execution): void {
+    if (!execution.slotHeld) return;
+    execution.slotHeld = false;
+    this.#busy--;
+    this.#wakeSlotWaiter();
+  }
+
+  #wakeSlotWaiter(): void {
+    const wake = this.#slotWaiter;
+    if (wake !== null) {
+      this.#slotWaiter = null;
+      wake();
+    }
+  }
+
+  /** Done with a delivery: stop heartbeating it and count it out. */
+  #finalize(execution: Execution): void {
+    if (execution.finalized) return;
+    execution.finalized = true;
+    const id = execution.delivery.deliveryId;
+    if (this.#held.get(id) === execution) this.#held.delete(id);
+    this.#active--;
+    if (this.#active === 0 && this.#idleWaiter !== null) {
+      const wake = this.#idleWaiter;
+      this.#idleWaiter = null;
+      wake();
+    }
+  }
+
+  /** Give a delivery up without completing it: another runner reclaims it later. */
+  #drop(execution: Execution): void {
+    this.#finalize(execution);
+  }
+
+  #markLost(execution: Execution, reason: LostEvent["reason"]): void {
+    if (execution.lost) return;
+    execution.lost = true;
+    execution.abort(new ReservationLostError(execution.id));
+    const id = execution.delivery.deliveryId;
+    if (this.#held.get(id) === execution) this.#held.delete(id);
+    this.#logger.warn("Lost the reservation of a task", { id: execution.id, name: execution.name, reason });
+    if (this.#emitter.has("lost")) {
+      this.#emitter.emit("lost", { deliveryId: id, id: execution.id, name: execution.name, reason });
+    }
+  }
+
+  #abandon(execution: Execution, reason: ShutdownError): void {
+    execution.abandoned = true;
+    execution.abort(reason);
+    this.#running.delete(execution);
+    this.#releaseSlot(execution);
+    this.#finalize(execution);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#idleWaiter;
+      this.#idleWaiter = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Wait for `promise`, at most `ms` on the runner clock. */
+  async #within(promise: Promise<unknown>, ms: number): Promise<void> {
+    let timer: unknown = null;
+    const timeout = new Promise<void>((resolve) => {
+      timer = this.#clock.setTimeout(resolve, ms);
+    });
+    try {
+      await Promise.race([promise.then(() => {}, () => {}), timeout]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  #setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused && this.#pauseWaiter !== null) {
+      const wake = this.#pauseWaiter;
+      this.#pauseWaiter = null;
+      wake();
+    }
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  #armHeartbeat(reservationTimeout: number): void {
+    const due = this.#clock.now() + heartbeatPeriod(reservationTimeout);
+    if (this.#heartbeatTimer !== null && due >= this.#heartbeatDueAt) return;
+    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatDueAt = due;
+    this.#heartbeatTimer = this.#clock.setTimeout(() => this.#heartbeatTick(), due - this.#clock.now());
+  }
+
+  #clearHeartbeatTimer(): void {
+    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+    this.#heartbeatDueAt = Infinity;
+  }
+
+  #heartbeatTick(): void {
+    this.#heartbeatTimer = null;
+    this.#heartbeatDueAt = Infinity;
+    if (this.#held.size === 0) return;
+    let shortest = Infinity;
+    for (const execution of this.#held.values()) {
+      const rt = execution.delivery.reservationTimeout;
+      if (rt < shortest) shortest = rt;
+    }
+    this.#armHeartbeat(shortest);
+    if (this.#heartbeatInFlight) return;
+    this.#heartbeatInFlight = true;
+    void this.#sendHeartbeats().finally(() => {
+      this.#heartbeatInFlight = false;
+    });
+  }
+
+  /** One heartbeat call per consumer, covering every delivery it holds. */
+  async #sendHeartbeats(): Promise<void> {
+    const byFetcher = new Map<Fetcher, Delivery[]>();
+    for (const execution of this.#held.values()) {
+      let list = byFetcher.get(execution.fetcher);
+      if (list === undefined) byFetcher.set(execution.fetcher, list = []);
+      list.push(execution.delivery);
+    }
+    await Promise.all(
+      [...byFetcher].map(async ([fetcher, deliveries]) => {
+        let lost: string[];
+        try {
+          lost = await this.#queue.heartbeat(fetcher.consumer, deliveries);
+        } catch (error) {
+          this.#reportTransport("heartbeat", error);
+          return;
+        }
+        for (const id of lost) {
+          const execution = this.#held.get(id);
+          if (execution !== undefined) this.#markLost(execution, "reservation-lost");
+        }
+      }),
+    );
+  }
+
+  async #heartbeatOne(execution: Execution): Promise<void> {
+    if (execution.lost) throw new ReservationLostError(execution.id);
+    if (execution.finalized) return;
+    const lost = await this.#queue.heartbeat(execution.fetcher.consumer, [execution.delivery]);
+    if (lost.includes(execution.delivery.deliveryId)) {
+      this.#markLost(execution, "reservation-lost");
+      throw new ReservationLostError(execution.id);
+    }
+  }
+
+  static {
+    heartbeatOne = (runner, execution) => runner.#heartbeatOne(execution);
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  /** Run `fn` every `interval()` ms until shutdown; errors are reported, never thrown. */
+  async #every(interval: () => number, fn: () => Promise<void>): Promise<void> {
+    const signal = this.#run.signal;
+    while (!signal.aborted) {
+      try {
+        await sleep(this.#clock, interval(), signal);
+      } catch {
+        return;
+      }
+      try {
+        await fn();
+      } catch (error) {
+        this.#report(error instanceof Error ? error : new TaskRunnerError("Periodic work failed", { cause: error }));
+      }
+    }
+  }
+
+  #reclaimInterval(): number {
+    let shortest = this.#config.reservationTimeout;
+    for (const spec of this.#registry.values()) {
+      if (spec.reservationTimeout < shortest) shortest = spec.reservationTimeout;
+    }
+    return Math.max(5, Math.floor(shortest / 2));
+  }
+
+  /** Take over deliveries whose consumer stopped heartbeating, up to the free slots. */
+  async #reclaimPass(): Promise<void> {
+    if (this.#paused || this.#state !== "running") return;
+    const free = this.#config.numWorkers - this.#busy - this.#reserved;
+    if (free <= 0) return;
+    const count = free < this.#config.batchSize ? free : this.#config.batchSize;
+    const fetcher = this.#fetchers[0];
+    this.#reserved += count;
+    let result;
+    try {
+      result = await this.#queue.reclaim(fetcher.consumer, count);
+    } catch (error) {
+      this.#reportTransport("reclaim", error);
+      return;
+    } finally {
+      this.#reserved -= count;
+    }
+    for (const deliveryId of result.lost) {
+      this.#logger.error("A pending task's stored entry is gone (deleted outside the library)", { deliveryId });
+      if (this.#emitter.has("lost")) {
+        this.#emitter.emit("lost", { deliveryId, id: null, name: null, reason: "entry-missing" });
+      }
+    }
+    for (const delivery of result.deliveries) {
+      this.#logger.info("Reclaimed a task from a stalled consumer", {
+        id: delivery.id,
+        name: delivery.name,
+        deliveryCount: delivery.deliveryCount,
+      });
+      if (this.#emitter.has("reclaimed")) {
+        this.#emitter.emit("reclaimed", {
+          id: delivery.id,
+          name: delivery.name,
+          deliveryId: delivery.deliveryId,
+          deliveryCount: delivery.deliveryCount,
+        });
+      }
+      this.#begin(fetcher, delivery);
+    }
+  }
+
+  async #statsTick(): Promise<void> {
+    await this.#flushStats();
+    const hook = this.#config.longQueueHook;
+    if (hook === undefined || this.#state !== "running") return;
+    let stats: RunnerStats;
+    try {
+      stats = await this.stats();
+    } catch (error) {
+      this.#reportTransport("stats", error);
+      return;
+    }
+    if (!stats.longQueue) return;
+    let first: boolean;
+    try {
+      first = await this.#queue.claimOnce(`long-queue:${this.#config.consumerGroup}`, this.#config.longQueueThreshold);
+    } catch (error) {
+      this.#reportTransport("claimOnce", error);
+      return;
+    }
+    if (!first) return;
+    this.#logger.warn("Queue is long", {
+      estimatedDrainTime: stats.estimatedDrainTime,
+      longQueueThreshold: stats.longQueueThreshold,
+    });
+    try {
+      await hook(stats);
+    } catch (error) {
+      this.#logger.error("longQueueHook threw", { error: toFailure(error) });
+      this.#emitError(new TaskRunnerError("longQueueHook threw", { cause: error }));
+    }
+  }
+
+  async #flushStats(): Promise<void> {
+    if (this.#collector.isEmpty) return;
+    const delta = this.#collector.take();
+    try {
+      await this.#queue.recordStats(delta);
+    } catch (error) {
+      this.#collector.restore(delta);
+      this.#reportTransport("recordStats", error);
+    }
+  }
+
+  async #instanceTick(): Promise<void> {
+    const instance = this.#instance;
+    if (instance === null) return;
+    instance.busy = this.#busy;
+    try {
+      await this.#queue.registerInstance(instance, this.#config.instanceInterval * 3);
+    } catch (error) {
+      this.#reportTransport("registerInstance", error);
+    }
+    try {
+      this.#setPaused(await this.#queue.isPaused());
+    } catch (error) {
+      this.#reportTransport("isPaused", error);
+    }
+  }
+
+  // ---------------------------------------------------------------- delayed tasks
+
+  /** Promote due delayed tasks; sleep until the next is due (capped), waking early on news. */
+  async #promoteLoop(): Promise<void> {
+    const signal = this.#run.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      let wait = PROMOTE_MAX_SLEEP;
+      try {
+        const result = await this.#queue.promote();
+        failures = 0;
+        this.#transportOffset = result.now - this.#clock.now();
+        if (result.nextDueAt !== null) {
+          wait = Math.min(Math.max(result.nextDueAt - result.now, 1), PROMOTE_MAX_SLEEP);
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        failures++;
+        this.#reportTransport("promote", error);
+        wait = transportBackoff(failures);
+      }
+      if (signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        this.#promoterWake = resolve;
+        this.#promoterWakeAt = this.#clock.now() + wait;
+        this.#promoterTimer = this.#clock.setTimeout(resolve, wait);
+      });
+      this.#clearPromoterTimer();
+      this.#promoterWake = null;
+      this.#promoterWakeAt = Infinity;
+    }
+  }
+
+  #clearPromoterTimer(): void {
+    if (this.#promoterTimer !== null) this.#clock.clearTimeout(this.#promoterTimer);
+    this.#promoterTimer = null;
+  }
+
+  /** Make the promoter run no later than `at` (runner clock). */
+  #wakePromoterAt(at: number): void {
+    const wake = this.#promoterWake;
+    if (wake === null || at >= this.#promoterWakeAt) return;
+    this.#clearPromoterTimer();
+    const wait = at - this.#clock.now();
+    if (wait <= 0) {
+      wake();
+      return;
+    }
+    this.#promoterWakeAt = at;
+    this.#promoterTimer = this.#clock.setTimeout(wake, wait);
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  #reportTransport(operation: string, error: unknown): void {
+    const wrapped = error instanceof TransportError
+      ? error
+      : new TransportError(`Transport call '${operation}' failed: ${toFailure(error).message}`, { cause: error });
+    this.#report(wrapped);
+  }
+
+  #report(error: Error): void {
+    this.#logger.error(error.message, { error: toFailure(error.cause ?? error) });
+    this.#emitError(error);
+  }
+
+  #emitError(error: Error): void {
+    if (this.#emitter.has("error")) this.#emitter.emit("error", error);
+  }
+}
+
+function heartbeatPeriod(reservationTimeout: number): number {
+  return Math.max(1, Math.floor(reservationTimeout / 3));
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID().slice(0, 8);
+}

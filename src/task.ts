@@ -1,0 +1,195 @@
+/**
+ * Task definitions, the context an action receives, typed dispatch handles,
+ * and Standard Schema payload validation.
+ *
+ * @module
+ */
+
+import type { DuplicateTaskError, ValidationIssue } from "./errors.ts";
+import type { Backoff } from "./retry.ts";
+import type { DeadLetterReason, FailureRecord } from "./queue.ts";
+import type { StandardSchemaV1 } from "./schema.ts";
+
+/** What a task's action receives besides its payload. */
+export interface TaskContext {
+  /** Task id, stable across retries (the id `dispatch` returned). */
+  readonly id: string;
+  /** Task name. */
+  readonly name: string;
+  /**
+   * Failed runs before this one, 0-based: 0 on the first run, 1 on the first
+   * retry. A run interrupted by a crash does not count (it is redelivered
+   * with the same attempt).
+   */
+  readonly attempt: number;
+  /**
+   * Aborted when the task's `timeout` passes (reason `TaskTimeoutError`),
+   * when this runner loses the reservation (`ReservationLostError`), and when
+   * shutdown's grace period ends (`ShutdownError`).
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Extend this task's reservation now (runs are heartbeated automatically
+   * every `reservationTimeout / 3`; call this before a long synchronous stretch).
+   * @throws {ReservationLostError} When another runner owns the task now.
+   */
+  heartbeat(): Promise<void>;
+}
+
+/** A task's action: do the work; throw (anything) to fail the run. */
+export type TaskAction<P> = (payload: P, ctx: TaskContext) => unknown;
+
+/**
+ * What `registerTask` takes. `P` is the payload the action receives; with a
+ * `schema` it is the schema's output type. All durations are milliseconds.
+ */
+export interface TaskDefinition<P> {
+  /** Unique name; 1 to 200 of letters, digits and `_ . : / @ -`. */
+  name: string;
+  /** The work. Throw to fail the run; `UnrecoverableError` skips retries. */
+  action: TaskAction<P>;
+  /**
+   * Retries after the first run: `maxRetry: N` allows N + 1 runs; 0 means a
+   * failed run goes straight to the dead-letter store.
+   * @default the runner's `maxRetry` (3)
+   */
+  maxRetry?: number;
+  /**
+   * How long a delivery may go without a heartbeat before another runner may
+   * reclaim it, in ms (>= 10). Running tasks are heartbeated every third of it.
+   * @default the runner's `reservationTimeout` (30_000)
+   */
+  reservationTimeout?: number;
+  /**
+   * Refuse a dispatch while an identical task (same `uniqueKey`) is queued or
+   * running, and until `uniqueFor` has passed since the last accepted one.
+   * @default false
+   */
+  unique?: boolean;
+  /**
+   * The identity of a payload for `unique` (requires `unique: true`).
+   * @default every task of this name is identical
+   */
+  uniqueKey?: (payload: P) => string;
+  /**
+   * Minimum time a unique lock is held after dispatch, in ms, even if the
+   * task completes sooner (requires `unique: true`). 0: released on completion.
+   * @default 0
+   */
+  uniqueFor?: number;
+  /**
+   * Longest run, in ms: then `ctx.signal` aborts, the worker slot is freed
+   * even if the action never settles, and the run counts as failed.
+   * @default none
+   */
+  timeout?: number;
+  /** Wait before each retry. @default the runner's `backoff` */
+  backoff?: Backoff;
+  /**
+   * A Standard Schema (valibot, zod, arktype) for the payload, checked at
+   * dispatch and again before the action runs. The action receives the
+   * schema's output; dispatch takes its input and stores the input as given.
+   */
+  schema?: StandardSchemaV1<unknown, P>;
+}
+
+/** When a dispatched task becomes ready. Give at most one of the two. */
+export interface DispatchOptions {
+  /** Run no sooner than this many ms from now. @default 0 */
+  delay?: number;
+  /** Run no sooner than this instant (epoch ms or a `Date`). */
+  at?: number | Date;
+}
+
+/** One item of a bulk dispatch. */
+export interface BulkDispatchItem<P = unknown> {
+  /** Registered task name. */
+  name: string;
+  /** The payload. */
+  payload: P;
+  /** Delay or due time. */
+  options?: DispatchOptions;
+}
+
+/**
+ * Per-item outcome of a bulk dispatch: the task id, or the duplicate that
+ * kept it out. Other problems (unknown name, invalid payload) reject the
+ * whole call before anything is added.
+ */
+export type DispatchResult =
+  | { readonly ok: true; readonly id: string }
+  | { readonly ok: false; readonly error: DuplicateTaskError };
+
+/** A registered task: its name and typed dispatch functions. */
+export interface TaskHandle<P> {
+  /** The task name. */
+  readonly name: string;
+  /**
+   * Add one task.
+   * @param payload The payload (checked against the schema when there is one).
+   * @param options Delay or due time.
+   * @returns The task id.
+   * @throws {PayloadValidationError} The payload fails its schema or is not JSON-encodable.
+   * @throws {DuplicateTaskError} A unique task with the same key is queued, running or within `uniqueFor`.
+   */
+  dispatch(payload: P, options?: DispatchOptions): Promise<string>;
+  /**
+   * Add many tasks of this name in one transport call.
+   * @param items Payloads and options.
+   * @returns Per-item results, in input order.
+   * @throws {PayloadValidationError} Any payload is invalid (nothing is added).
+   */
+  dispatchBulk(items: readonly { payload: P; options?: DispatchOptions }[]): Promise<DispatchResult[]>;
+}
+
+/** A task that went to the dead-letter store, as given to `failedTaskHandler`. */
+export interface FailedTask {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** The decoded payload, or undefined when it could not be decoded. */
+  payload: unknown;
+  /** The encoded payload as stored. */
+  body: string;
+  /** Failed runs counted, including the last one. */
+  attempt: number;
+  /** Why it was dead-lettered. */
+  reason: DeadLetterReason;
+  /** The last error as recorded in the dead-letter store. */
+  failure: FailureRecord;
+}
+
+/**
+ * Called once per dead-lettered task with the last real error: whatever
+ * the action threw (which may be a non-Error such as `42`), or a
+ * `TaskRunnerError` describing why the task could not run.
+ */
+export type FailedTaskHandler = (task: FailedTask, error: unknown) => void | Promise<void>;
+
+/**
+ * Validate a value against a Standard Schema.
+ *
+ * @param schema The schema.
+ * @param value The value to check.
+ * @returns The schema's output, or its issues with dotted paths.
+ */
+export async function validateWithSchema(
+  schema: StandardSchemaV1,
+  value: unknown,
+): Promise<{ ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] }> {
+  let result = schema["~standard"].validate(value);
+  if (result instanceof Promise) result = await result;
+  if (result.issues) {
+    return {
+      ok: false,
+      issues: result.issues.map((issue) => ({
+        message: issue.message,
+        path: (issue.path ?? [])
+          .map((p) => String(typeof p === "object" && p !== null ? p.key : p))
+          .join("."),
+      })),
+    };
+  }
+  return { ok: true, value: result.value };
+}
