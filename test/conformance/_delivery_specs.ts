@@ -209,6 +209,16 @@ export function deliverySpecs(spec: Spec): void {
       assert.deepEqual(await t.queue.receive(t.c2, { count: 10, block: 0 }), []);
     });
 
+    spec("an acked task is gone from the stream: a group created afterwards does not receive it", async (t) => {
+      const [done, open] = [t.task(), t.task()];
+      await t.queue.add([done, open]);
+      const got = await t.queue.receive(t.c1, { count: 1, block: 0 });
+      assert.deepEqual(await t.queue.ack(t.c1, got), [true]);
+      await t.queue.init("late-group");
+      const late = await t.queue.receive({ group: "late-group", name: "late" }, { count: 10, block: 0 });
+      assert.deepEqual(ids(late), [open.id]);
+    });
+
     spec("acks a batch and answers per delivery in input order", async (t) => {
       await t.queue.add([t.task(), t.task()]);
       const [a, b] = await t.queue.receive(t.c1, { count: 10, block: 0 });
