@@ -6,6 +6,9 @@
  * @module
  */
 
+import { toFailure } from "../../src/errors.ts";
+import type { FailureRecord } from "../../src/queue.ts";
+import type { RunnerEvents } from "../../src/runner.ts";
 import type { MonitorTaskEvent, MonitorTaskEventBatch } from "./types.ts";
 
 /** Task events the stream forwards. */
@@ -15,7 +18,10 @@ export const STREAMED_EVENTS: readonly MonitorTaskEvent["type"][] = ["completed"
 export const MAX_EVENTS_PER_PUSH = 200;
 
 /** Subscribes to one runner event; returns the unsubscribe function. */
-export type Subscribe = (event: MonitorTaskEvent["type"], listener: (payload: unknown) => void) => () => void;
+export type Subscribe = (
+  event: MonitorTaskEvent["type"],
+  listener: (event: StreamedRunnerEvent) => void,
+) => () => void;
 
 /** One connected client, as the hub sees it. */
 export interface StreamClient {
@@ -71,7 +77,7 @@ export class StreamHub {
 
   #start(): void {
     for (const type of STREAMED_EVENTS) {
-      this.#unsubscribe.push(this.#subscribe(type, (payload) => this.#record(toTaskEvent(type, payload))));
+      this.#unsubscribe.push(this.#subscribe(type, (event) => this.#record(toTaskEvent(event))));
     }
     this.#timer = setInterval(() => this.#tick(), this.#interval);
   }
@@ -101,41 +107,44 @@ export class StreamHub {
   }
 }
 
-function field(payload: unknown, key: string): unknown {
-  return typeof payload === "object" && payload !== null ? (payload as Record<string, unknown>)[key] : undefined;
-}
-
-function str(value: unknown, max: number): string {
-  const s = typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
+function clip(s: string, max: number): string {
   return s.length > max ? s.slice(0, max) + "…" : s;
 }
 
-function finite(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
+function errorOf(error: unknown, recorded?: FailureRecord): { name: string; message: string } {
+  const f = recorded ?? toFailure(error);
+  return { name: clip(String(f.name), 200), message: clip(String(f.message), 1000) };
 }
+
+/** A runner event the stream forwards, with its payload. */
+export type StreamedRunnerEvent =
+  | { type: "completed"; payload: RunnerEvents["completed"] }
+  | { type: "failed"; payload: RunnerEvents["failed"] }
+  | { type: "dead"; payload: RunnerEvents["dead"] }
+  | { type: "reclaimed"; payload: RunnerEvents["reclaimed"] };
 
 /**
  * Reduce a runner event to what the stream shows: ids, name, attempt,
  * duration and the error's name and message; never the payload or a stack.
  *
- * @param type Event type.
- * @param payload The runner's event payload.
+ * @param event The runner's event and its type.
  * @returns The stream's event.
  */
-export function toTaskEvent(type: MonitorTaskEvent["type"], payload: unknown): MonitorTaskEvent {
-  const task = field(payload, "task") ?? field(payload, "delivery") ?? payload;
-  const pick = (key: string): unknown => field(payload, key) ?? field(task, key);
-  const error = field(payload, "error");
-  return {
-    type,
-    id: str(pick("id"), 128),
-    name: str(pick("name"), 200),
-    attempt: finite(pick("attempt")),
-    duration: finite(pick("duration") ?? pick("runTime")),
-    error: error === undefined || error === null ? null : {
-      name: str(field(error, "name") ?? "Error", 200),
-      message: str(field(error, "message") ?? error, 1000),
-    },
-    at: Date.now(),
-  };
+export function toTaskEvent(event: StreamedRunnerEvent): MonitorTaskEvent {
+  const base = { type: event.type, id: clip(event.payload.id, 128), name: clip(event.payload.name, 200), at: Date.now() };
+  switch (event.type) {
+    case "completed":
+      return { ...base, attempt: event.payload.attempt, duration: event.payload.runTime, error: null };
+    case "failed":
+      return { ...base, attempt: event.payload.attempt, duration: null, error: errorOf(event.payload.error) };
+    case "dead":
+      return {
+        ...base,
+        attempt: event.payload.attempt,
+        duration: null,
+        error: errorOf(event.payload.error, event.payload.failure),
+      };
+    case "reclaimed":
+      return { ...base, attempt: null, duration: null, error: null };
+  }
 }

@@ -51,6 +51,7 @@ import { cors as corsMiddleware } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { streamSSE } from "hono/streaming";
 import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
+import type { RunnerEvents } from "../../src/runner.ts";
 import type { RunnerStats } from "../../src/stats.ts";
 import { check, CursorSchema, DEFAULT_PAGE_SIZE, IdSchema, LimitSchema } from "./_params.ts";
 import { Snapshotter } from "./_snapshot.ts";
@@ -82,16 +83,20 @@ export interface MonitoredRunner {
   /** Fleet-wide statistics. */
   stats(): Promise<RunnerStats>;
   /**
-   * Listen to a task event of this runner instance.
+   * Listen to an event of this runner instance (the monitor listens to
+   * `completed`, `failed`, `dead` and `reclaimed` while a live stream is open).
    *
    * @returns A function that removes the listener.
    */
-  on(event: MonitorTaskEvent["type"], listener: (payload: never) => void): () => void;
+  on<K extends MonitoredEvent>(event: K, listener: (payload: RunnerEvents[K]) => void): () => void;
   /** Pause consuming fleet-wide (falls back to `queue.setPaused(true)`). */
   pause?(): Promise<void>;
   /** Resume consuming fleet-wide (falls back to `queue.setPaused(false)`). */
   resume?(): Promise<void>;
 }
+
+/** Runner events the live stream forwards. */
+export type MonitoredEvent = "completed" | "failed" | "dead" | "reclaimed";
 
 /** Options of {@linkcode createMonitor}. */
 export interface MonitorOptions {
@@ -287,10 +292,18 @@ export function createMonitor(options: MonitorOptions): Hono {
   const onError = options.onError ?? (() => {});
   const queue = runner.queue;
   const snapshots = new Snapshotter(() => runner.stats(), cacheTime);
-  const hub = new StreamHub(
-    (event, listener) => runner.on(event, listener as (payload: never) => void),
-    sseInterval,
-  );
+  const hub = new StreamHub((type, listener) => {
+    switch (type) {
+      case "completed":
+        return runner.on(type, (payload) => listener({ type, payload }));
+      case "failed":
+        return runner.on(type, (payload) => listener({ type, payload }));
+      case "dead":
+        return runner.on(type, (payload) => listener({ type, payload }));
+      case "reclaimed":
+        return runner.on(type, (payload) => listener({ type, payload }));
+    }
+  }, sseInterval);
 
   const app = new Hono();
 
@@ -433,6 +446,11 @@ export function createMonitor(options: MonitorOptions): Hono {
   app.get("/events", (c) => {
     if (hub.size >= maxStreams) {
       return fail(c, 503, "unavailable", "Too many live streams are open; try again later.");
+    }
+    if (c.req.method === "HEAD") {
+      // Hono answers HEAD with the GET handler's headers and drops the body;
+      // a stream started here would never learn that nobody reads it.
+      return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     }
     return streamSSE(c, async (stream) => {
       const signal = c.req.raw.signal;

@@ -1,0 +1,304 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { createMonitor, createMonitorHandler } from "../adapters/hono/mod.ts";
+import {
+  assertShape,
+  DeadLetterPageSchema,
+  DeadLetterSchema,
+  ErrorSchema,
+  type Fixture,
+  InstancesSchema,
+  OverviewSchema,
+  startFixture,
+  TasksSchema,
+  waitFor,
+} from "./_monitor_fixture.ts";
+
+async function json(res: Response): Promise<unknown> {
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  return await res.json();
+}
+
+async function expectError(res: Response, status: number, code: string): Promise<void> {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${await res.clone().text()}`);
+  const body = assertShape(ErrorSchema, await json(res));
+  assert.equal(body.error.code, code);
+  assert.doesNotMatch(body.error.message, /\n\s+at /, "no stack trace in an error message");
+}
+
+describe("monitor JSON API", () => {
+  let fx: Fixture;
+  let app: Hono;
+  before(async () => {
+    fx = await startFixture("api-test");
+    app = createMonitor({ runner: fx.runner });
+    await fx.dispatchOk(12);
+    await fx.dispatchBoom("first failure");
+    await fx.dispatchBoom("second failure");
+    await fx.dispatchBoom("third <b>failure</b>");
+    await waitFor(async () => {
+      const o = assertShape(OverviewSchema, await json(await app.request("/api/overview")));
+      return o.totals.completed === 12 && o.dead === 3 && o.totals.dead === 3 && o.instances === 1;
+    }, "12 completions and 3 dead letters in the overview");
+  });
+  after(async () => {
+    await fx.stop();
+  });
+
+  it("GET /api/overview reports counts, instances, workers and totals", async () => {
+    const res = await app.request("/api/overview");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(res.headers.get("access-control-allow-origin"), null, "no CORS by default");
+    const o = assertShape(OverviewSchema, await json(res));
+    assert.equal(o.queue, fx.queue.name);
+    assert.equal(o.paused, false);
+    assert.equal(o.waiting, 0);
+    assert.equal(o.inFlight, 0);
+    assert.equal(o.length, 0);
+    assert.equal(o.dead, 3);
+    assert.equal(o.instances, 1);
+    assert.equal(o.workers, 4);
+    assert.equal(o.estimatedDrainTime, 0, "an empty queue drains at once");
+    assert.equal(o.longQueue, false);
+    assert.equal(o.longQueueThreshold, 60_000);
+    assert.deepEqual(o.totals, { completed: 12, failed: 3, retried: 0, dead: 3 });
+  });
+
+  it("GET /api/tasks gives per-task counters and timing percentiles", async () => {
+    const body = assertShape(TasksSchema, await json(await app.request("/api/tasks")));
+    assert.deepEqual(body.tasks.map((t) => t.name), ["boom", "ok"]);
+    const ok = body.tasks.find((t) => t.name === "ok")!;
+    assert.equal(ok.completed, 12);
+    assert.equal(ok.failed, 0);
+    assert.equal(ok.runTime.count, 12);
+    assert.ok(ok.runTime.p50 !== null && ok.runTime.p95 !== null && ok.runTime.p99 !== null);
+    assert.ok(ok.runTime.p50! <= ok.runTime.p95! && ok.runTime.p95! <= ok.runTime.p99!);
+    assert.ok(ok.runTime.p50! >= 1, `the action sleeps 2 ms, p50 was ${ok.runTime.p50}`);
+    const boom = body.tasks.find((t) => t.name === "boom")!;
+    assert.equal(boom.completed, 0);
+    assert.equal(boom.failed, 3);
+    assert.equal(boom.dead, 3);
+    assert.equal(boom.runTime.p50, null, "no completed run, no percentile");
+  });
+
+  it("GET /api/instances lists this runner", async () => {
+    const body = assertShape(InstancesSchema, await json(await app.request("/api/instances")));
+    assert.equal(body.instances.length, 1);
+    assert.equal(body.instances[0].workers, 4);
+  });
+
+  it("GET /api/dead-letters pages with a cursor and hides payloads by default", async () => {
+    const first = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters?limit=2")));
+    assert.equal(first.limit, 2);
+    assert.equal(first.items.length, 2);
+    assert.notEqual(first.nextCursor, null);
+    const second = assertShape(
+      DeadLetterPageSchema,
+      await json(await app.request(`/api/dead-letters?limit=2&cursor=${encodeURIComponent(first.nextCursor!)}`)),
+    );
+    assert.equal(second.items.length, 1);
+    assert.equal(second.nextCursor, null);
+    const all = [...first.items, ...second.items];
+    assert.deepEqual(all.map((d) => d.error.message), ["first failure", "second failure", "third <b>failure</b>"]);
+    for (const d of all) {
+      assert.equal(d.name, "boom");
+      assert.equal(d.reason, "max-retries");
+      assert.equal(d.error.name, "TypeError");
+      assert.equal(d.body, null, "payload hidden");
+      assert.equal(d.error.stack, undefined, "stack hidden");
+      assert.ok(d.bodyBytes > 0);
+    }
+    const page = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters")));
+    assert.equal(page.limit, 20, "default page size");
+  });
+
+  it("GET /api/dead-letters/:id returns one dead letter, 404 for an unknown id", async () => {
+    const page = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters")));
+    const id = page.items[0].deadLetterId;
+    const one = assertShape(DeadLetterSchema, await json(await app.request(`/api/dead-letters/${id}`)));
+    assert.equal(one.deadLetterId, id);
+    assert.equal(one.error.message, "first failure");
+    await expectError(await app.request("/api/dead-letters/999999"), 404, "not_found");
+  });
+
+  it("shows payloads and stacks only with showPayloads: true", async () => {
+    const open = createMonitor({ runner: fx.runner, showPayloads: true });
+    const page = assertShape(DeadLetterPageSchema, await json(await open.request("/api/dead-letters")));
+    assert.deepEqual(JSON.parse(page.items[0].body!), { message: "first failure" });
+    assert.equal(page.items[0].bodyBytes, new TextEncoder().encode(page.items[0].body!).length);
+    assert.match(page.items[0].error.stack ?? "", /TypeError: first failure/);
+  });
+
+  it("rejects bad parameters with a 4xx JSON error", async () => {
+    for (const query of ["limit=0", "limit=-1", "limit=101", "limit=1e2", "limit=abc", "limit=", "limit=1&limit=2"]) {
+      await expectError(await app.request(`/api/dead-letters?${query}`), 400, "bad_request");
+    }
+    await expectError(await app.request(`/api/dead-letters?cursor=${"9".repeat(300)}`), 400, "bad_request");
+    await expectError(await app.request("/api/dead-letters?cursor=%3Cscript%3E"), 400, "bad_request");
+    await expectError(await app.request("/api/dead-letters?cursor=not-a-cursor"), 400, "bad_request");
+    await expectError(await app.request(`/api/dead-letters/${"x".repeat(200)}`), 400, "bad_request");
+    await expectError(await app.request("/api/dead-letters/a%20b"), 400, "bad_request");
+    await expectError(await app.request("/api/nothing-here"), 404, "not_found");
+    await expectError(await app.request("/api/overview", { method: "POST" }), 405, "method_not_allowed");
+  });
+
+  it("has no action routes unless actions are enabled", async () => {
+    const page = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters")));
+    const id = page.items[0].deadLetterId;
+    const headers = { "content-type": "application/json" };
+    await expectError(await app.request(`/api/dead-letters/${id}/replay`, { method: "POST", headers }), 404, "not_found");
+    await expectError(await app.request(`/api/dead-letters/${id}`, { method: "DELETE", headers }), 404, "not_found");
+    await expectError(await app.request("/api/pause", { method: "POST", headers }), 404, "not_found");
+    await expectError(await app.request("/api/resume", { method: "POST", headers }), 404, "not_found");
+    assert.equal(assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters"))).items.length, 3);
+  });
+
+  it("works mounted under a prefix and as a plain fetch handler", async () => {
+    const host = new Hono();
+    host.route("/tasks", createMonitor({ runner: fx.runner }));
+    host.get("/", (c) => c.text("host home"));
+    const mounted = assertShape(OverviewSchema, await json(await host.request("/tasks/api/overview")));
+    assert.equal(mounted.dead, 3);
+    assert.equal(await (await host.request("/")).text(), "host home");
+    await expectError(await host.request("/tasks/api/nope"), 404, "not_found");
+
+    const handler = createMonitorHandler({ runner: fx.runner, basePath: "/ops/tasks/" });
+    const res = await handler(new Request("http://localhost/ops/tasks/api/overview"));
+    assert.equal(assertShape(OverviewSchema, await json(res)).dead, 3);
+    await expectError(await handler(new Request("http://localhost/api/overview")), 404, "not_found");
+    const root = createMonitorHandler({ runner: fx.runner });
+    assert.equal((await root(new Request("http://localhost/api/tasks"))).status, 200);
+  });
+
+  it("refuses invalid options with a message naming the option and the value", () => {
+    assert.throws(() => createMonitor({ runner: fx.runner, sseInterval: 0 }), /'sseInterval' must be .*got 0/);
+    assert.throws(() => createMonitor({ runner: fx.runner, sseInterval: 1.5 }), /'sseInterval'.*got 1\.5/);
+    assert.throws(() => createMonitor({ runner: fx.runner, actions: true }), /'actions' is true but no 'authorize'/);
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => createMonitor({ runner: fx.runner, actions: "yes" as any }),
+      /'actions' must be a boolean, got "yes"/,
+    );
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => createMonitor({ runner: {} as any }), /'runner' must be a TaskRunner/);
+    assert.throws(
+      () => createMonitor({ runner: fx.runner, cors: { origin: "*", credentials: true } }),
+      /'cors' must be not a wildcard origin with credentials/,
+    );
+  });
+});
+
+describe("monitor actions", () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await startFixture("actions-test");
+    for (const m of ["a", "b", "c", "d"]) await fx.dispatchBoom(`fail ${m}`);
+    await waitFor(async () => (await fx.queue.counts("monitor")).dead === 4, "4 dead letters");
+  });
+  after(async () => {
+    await fx.stop();
+  });
+
+  const jsonHeaders = { "content-type": "application/json" };
+
+  async function deadIds(app: Hono): Promise<string[]> {
+    const page = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters")));
+    return page.items.map((d) => d.deadLetterId);
+  }
+
+  it("answers 403 when authorize refuses, and changes nothing", async () => {
+    const seen: string[] = [];
+    const app = createMonitor({
+      runner: fx.runner,
+      actions: true,
+      authorize: (c) => {
+        seen.push(c.req.path);
+        return c.req.header("authorization") === "Bearer ops";
+      },
+    });
+    const [id] = await deadIds(app);
+    await expectError(await app.request(`/api/dead-letters/${id}`, { method: "DELETE", headers: jsonHeaders }), 403, "forbidden");
+    await expectError(await app.request("/api/pause", { method: "POST", headers: jsonHeaders }), 403, "forbidden");
+    assert.deepEqual(seen, [`/api/dead-letters/${id}`, "/api/pause"]);
+    assert.equal((await deadIds(app)).length, 4);
+    assert.equal(await fx.queue.isPaused(), false);
+  });
+
+  it("refuses browser-style cross-site requests (CSRF)", async () => {
+    const app = createMonitor({ runner: fx.runner, actions: true, authorize: () => true });
+    const [id] = await deadIds(app);
+    const form = { "content-type": "application/x-www-form-urlencoded" };
+    await expectError(await app.request(`/api/dead-letters/${id}`, { method: "DELETE", headers: form }), 403, "csrf_rejected");
+    await expectError(await app.request("/api/pause", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }), 403, "csrf_rejected");
+    await expectError(
+      await app.request("http://monitor.local/api/pause", {
+        method: "POST",
+        headers: { ...jsonHeaders, origin: "https://evil.example", host: "monitor.local" },
+      }),
+      403,
+      "csrf_rejected",
+    );
+    await expectError(
+      await app.request("/api/pause", { method: "POST", headers: { "x-taskrunner-action": "1", "sec-fetch-site": "cross-site" } }),
+      403,
+      "csrf_rejected",
+    );
+    assert.equal((await deadIds(app)).length, 4);
+    assert.equal(await fx.queue.isPaused(), false);
+  });
+
+  it("replays and deletes dead letters, pauses and resumes, when authorized", async () => {
+    const app = createMonitor({ runner: fx.runner, actions: true, authorize: (c) => c.req.header("authorization") === "Bearer ops" });
+    const auth = { ...jsonHeaders, authorization: "Bearer ops" };
+    const [first, second] = await deadIds(app);
+
+    const del = await app.request(`/api/dead-letters/${first}`, { method: "DELETE", headers: auth });
+    assert.equal(del.status, 200);
+    assert.deepEqual(await json(del), { deleted: true, deadLetterId: first });
+    await expectError(await app.request(`/api/dead-letters/${first}`), 404, "not_found");
+    await expectError(await app.request(`/api/dead-letters/${first}`, { method: "DELETE", headers: auth }), 404, "not_found");
+
+    // Same-origin browser request with the custom header and no JSON body.
+    const replay = await app.request(`http://monitor.local/api/dead-letters/${second}/replay`, {
+      method: "POST",
+      headers: { authorization: "Bearer ops", "x-taskrunner-action": "1", origin: "http://monitor.local", host: "monitor.local" },
+    });
+    assert.equal(replay.status, 200);
+    assert.deepEqual(await json(replay), { replayed: true, deadLetterId: second });
+    // The replayed task runs again, fails again and comes back as a new dead letter.
+    await waitFor(async () => {
+      const ids = await deadIds(app);
+      return ids.length === 3 && !ids.includes(second) && !ids.includes(first);
+    }, "the replayed task to be dead-lettered again");
+    await expectError(await app.request(`/api/dead-letters/${second}/replay`, { method: "POST", headers: auth }), 404, "not_found");
+
+    const pause = await app.request("/api/pause", { method: "POST", headers: auth });
+    assert.deepEqual(await json(pause), { paused: true });
+    assert.equal(await fx.queue.isPaused(), true);
+    const o = await waitFor(async () => {
+      const o = assertShape(OverviewSchema, await json(await app.request("/api/overview")));
+      return o.paused ? o : null;
+    }, "the overview to show paused");
+    assert.equal(o.paused, true);
+    const resume = await app.request("/api/resume", { method: "POST", headers: auth });
+    assert.deepEqual(await json(resume), { paused: false });
+    assert.equal(await fx.queue.isPaused(), false);
+  });
+
+  it("sends CORS headers only for configured origins", async () => {
+    const app = createMonitor({ runner: fx.runner, cors: { origin: "https://ops.example" } });
+    const ok = await app.request("/api/overview", { headers: { origin: "https://ops.example" } });
+    assert.equal(ok.headers.get("access-control-allow-origin"), "https://ops.example");
+    const other = await app.request("/api/overview", { headers: { origin: "https://evil.example" } });
+    assert.notEqual(other.headers.get("access-control-allow-origin"), "https://evil.example");
+    assert.notEqual(other.headers.get("access-control-allow-origin"), "*");
+    const preflight = await app.request("/api/pause", {
+      method: "OPTIONS",
+      headers: { origin: "https://ops.example", "access-control-request-method": "POST" },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "https://ops.example");
+  });
+});
