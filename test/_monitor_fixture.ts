@@ -7,6 +7,20 @@
 import * as v from "valibot";
 import { TaskRunner } from "../mod.ts";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
+import type {
+  MonitorDeadLetter,
+  MonitorDeadLetterPage,
+  MonitorErrorBody,
+  MonitorInstance,
+  MonitorInstancesResponse,
+  MonitorOverview,
+  MonitorStatsEvent,
+  MonitorTaskEvent,
+  MonitorTaskEventBatch,
+  MonitorTasksResponse,
+  MonitorTaskStats,
+  MonitorTotals,
+} from "../adapters/hono/mod.ts";
 
 export interface Fixture {
   queue: MemoryQueue;
@@ -79,17 +93,17 @@ export async function waitFor<T>(probe: () => Promise<T> | T, what: string, time
   }
 }
 
-const count = v.pipe(v.number(), v.integer(), v.minValue(0));
-const epoch = v.pipe(v.number(), v.integer(), v.minValue(1_600_000_000_000));
-const ms = v.pipe(v.number(), v.minValue(0));
+const count: v.GenericSchema<unknown, number> = v.pipe(v.number(), v.integer(), v.minValue(0));
+const epoch: v.GenericSchema<unknown, number> = v.pipe(v.number(), v.integer(), v.minValue(1_600_000_000_000));
+const ms: v.GenericSchema<unknown, number> = v.pipe(v.number(), v.minValue(0));
 
-export const ErrorSchema = v.strictObject({
+export const ErrorSchema: v.GenericSchema<unknown, MonitorErrorBody> = v.strictObject({
   error: v.strictObject({ code: v.pipe(v.string(), v.regex(/^[a-z_]+$/)), message: v.string() }),
 });
 
-export const TotalsSchema = v.strictObject({ completed: count, failed: count, retried: count, dead: count });
+export const TotalsSchema: v.GenericSchema<unknown, MonitorTotals> = v.strictObject({ completed: count, failed: count, retried: count, dead: count });
 
-export const OverviewSchema = v.strictObject({
+export const OverviewSchema: v.GenericSchema<unknown, MonitorOverview> = v.strictObject({
   queue: v.string(),
   paused: v.boolean(),
   length: count,
@@ -110,7 +124,7 @@ export const OverviewSchema = v.strictObject({
   at: epoch,
 });
 
-const TimingSchema = v.strictObject({
+const TimingSchema: v.GenericSchema<unknown, MonitorTaskStats["runTime"]> = v.strictObject({
   p50: v.nullable(ms),
   p95: v.nullable(ms),
   p99: v.nullable(ms),
@@ -118,7 +132,7 @@ const TimingSchema = v.strictObject({
   count,
 });
 
-export const TaskStatsSchema = v.strictObject({
+export const TaskStatsSchema: v.GenericSchema<unknown, MonitorTaskStats> = v.strictObject({
   name: v.string(),
   completed: count,
   failed: count,
@@ -128,9 +142,9 @@ export const TaskStatsSchema = v.strictObject({
   waitTime: TimingSchema,
 });
 
-export const TasksSchema = v.strictObject({ tasks: v.array(TaskStatsSchema) });
+export const TasksSchema: v.GenericSchema<unknown, MonitorTasksResponse> = v.strictObject({ tasks: v.array(TaskStatsSchema) });
 
-export const InstanceSchema = v.strictObject({
+export const InstanceSchema: v.GenericSchema<unknown, MonitorInstance> = v.strictObject({
   id: v.string(),
   host: v.string(),
   pid: v.pipe(v.number(), v.integer()),
@@ -140,9 +154,9 @@ export const InstanceSchema = v.strictObject({
   lastSeen: v.nullable(epoch),
 });
 
-export const InstancesSchema = v.strictObject({ instances: v.array(InstanceSchema) });
+export const InstancesSchema: v.GenericSchema<unknown, MonitorInstancesResponse> = v.strictObject({ instances: v.array(InstanceSchema) });
 
-export const DeadLetterSchema = v.strictObject({
+export const DeadLetterSchema: v.GenericSchema<unknown, MonitorDeadLetter> = v.strictObject({
   deadLetterId: v.string(),
   id: v.string(),
   name: v.string(),
@@ -155,13 +169,13 @@ export const DeadLetterSchema = v.strictObject({
   bodyBytes: count,
 });
 
-export const DeadLetterPageSchema = v.strictObject({
+export const DeadLetterPageSchema: v.GenericSchema<unknown, MonitorDeadLetterPage> = v.strictObject({
   items: v.array(DeadLetterSchema),
   nextCursor: v.nullable(v.string()),
   limit: v.pipe(count, v.minValue(1), v.maxValue(100)),
 });
 
-export const TaskEventSchema = v.strictObject({
+export const TaskEventSchema: v.GenericSchema<unknown, MonitorTaskEvent> = v.strictObject({
   type: v.picklist(["completed", "failed", "dead", "reclaimed"]),
   id: v.string(),
   name: v.string(),
@@ -171,9 +185,9 @@ export const TaskEventSchema = v.strictObject({
   at: epoch,
 });
 
-export const TaskEventBatchSchema = v.strictObject({ events: v.array(TaskEventSchema), dropped: count });
+export const TaskEventBatchSchema: v.GenericSchema<unknown, MonitorTaskEventBatch> = v.strictObject({ events: v.array(TaskEventSchema), dropped: count });
 
-export const StatsEventSchema = v.strictObject({
+export const StatsEventSchema: v.GenericSchema<unknown, MonitorStatsEvent> = v.strictObject({
   overview: OverviewSchema,
   tasks: v.array(TaskStatsSchema),
   instances: v.array(InstanceSchema),
