@@ -260,9 +260,13 @@ export class TaskRunner implements AsyncDisposable {
   #busy = 0;
   /** Slots set aside for receive/reclaim calls in flight. */
   #reserved = 0;
-  #slotWaiter: (() => void) | null = null;
+  /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
+  #slotGate: Gate | null = null;
   #paused = false;
-  #pauseWaiter: (() => void) | null = null;
+  /** Resolved (and cleared) on resume or shutdown. */
+  #pauseGate: Gate | null = null;
+  /** Aborts the receive calls in flight (on pause and on shutdown). */
+  #fetchAbort: AbortController = new AbortController();
 
   /** Deliveries this runner owns and heartbeats (running or awaiting ack). */
   #held: Map<string, Execution> = new Map();
@@ -481,6 +485,7 @@ export class TaskRunner implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     const config = this.#config;
     this.#run = new AbortController();
+    this.#fetchAbort = new AbortController();
     try {
       await this.#queue.init(config.consumerGroup);
       const info = this.#queue.processInfo?.();
@@ -571,9 +576,10 @@ export class TaskRunner implements AsyncDisposable {
     this.#unsubscribeDelayed?.();
     this.#unsubscribeDelayed = null;
     this.#run.abort(new ShutdownError());
+    this.#fetchAbort.abort(new ShutdownError());
     this.#wakeSlotWaiter();
-    this.#pauseWaiter?.();
-    this.#pauseWaiter = null;
+    openGate(this.#pauseGate);
+    this.#pauseGate = null;
     this.#clearPromoterTimer();
     this.#promoterWake?.();
 
@@ -627,7 +633,7 @@ export class TaskRunner implements AsyncDisposable {
    * runners notice within their `instanceInterval`; this one at once.
    */
   async pause(): Promise<void> {
-    this.#paused = true;
+    this.#setPaused(true);
     await this.#queue.setPaused(true);
   }
 
@@ -772,23 +778,28 @@ export class TaskRunner implements AsyncDisposable {
     let failures = 0;
     while (!signal.aborted) {
       if (this.#paused) {
-        await new Promise<void>((resolve) => (this.#pauseWaiter = resolve));
+        await (this.#pauseGate ??= newGate()).promise;
         continue;
       }
       const free = config.numWorkers - this.#busy - this.#reserved;
       if (free <= 0) {
-        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
+        await (this.#slotGate ??= newGate()).promise;
         continue;
       }
       const count = free < config.batchSize ? free : config.batchSize;
       this.#reserved += count;
       let deliveries: Delivery[];
       try {
-        deliveries = await this.#queue.receive(fetcher.consumer, { count, block: config.blockDuration, signal });
+        deliveries = await this.#queue.receive(fetcher.consumer, {
+          count,
+          block: config.blockDuration,
+          signal: this.#fetchAbort.signal,
+        });
         failures = 0;
       } catch (error) {
         this.#reserved -= count;
         if (signal.aborted) break;
+        if (this.#paused) continue;
         failures++;
         this.#reportTransport("receive", error);
         await this.#rest(transportBackoff(failures));
@@ -1087,10 +1098,10 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #wakeSlotWaiter(): void {
-    const wake = this.#slotWaiter;
-    if (wake !== null) {
-      this.#slotWaiter = null;
-      wake();
+    const gate = this.#slotGate;
+    if (gate !== null) {
+      this.#slotGate = null;
+      gate.resolve();
     }
   }
 
@@ -1158,11 +1169,16 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #setPaused(paused: boolean): void {
+    if (paused === this.#paused) return;
     this.#paused = paused;
-    if (!paused && this.#pauseWaiter !== null) {
-      const wake = this.#pauseWaiter;
-      this.#pauseWaiter = null;
-      wake();
+    if (paused) {
+      // End the receive calls waiting now, so nothing more is taken while paused.
+      this.#fetchAbort.abort();
+      this.#fetchAbort = new AbortController();
+      if (this.#state === "stopping") this.#fetchAbort.abort();
+    } else {
+      openGate(this.#pauseGate);
+      this.#pauseGate = null;
     }
   }
 
@@ -1265,22 +1281,25 @@ export class TaskRunner implements AsyncDisposable {
     return Math.max(5, Math.floor(shortest / 2));
   }
 
-  /** Take over deliveries whose consumer stopped heartbeating, up to the free slots. */
+  /**
+   * Take over deliveries whose consumer stopped heartbeating, up to the free
+   * slots. Slots set aside for a receive call waiting on an empty queue are
+   * counted as free here, or a quiet runner would never reclaim: if that
+   * receive then returns work too, the runner runs up to `batchSize` tasks
+   * over `numWorkers` for a moment.
+   */
   async #reclaimPass(): Promise<void> {
     if (this.#paused || this.#state !== "running") return;
-    const free = this.#config.numWorkers - this.#busy - this.#reserved;
+    const free = this.#config.numWorkers - this.#busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;
     const fetcher = this.#fetchers[0];
-    this.#reserved += count;
     let result;
     try {
       result = await this.#queue.reclaim(fetcher.consumer, count);
     } catch (error) {
       this.#reportTransport("reclaim", error);
       return;
-    } finally {
-      this.#reserved -= count;
     }
     for (const deliveryId of result.lost) {
       this.#logger.error("A pending task's stored entry is gone (deleted outside the library)", { deliveryId });
@@ -1434,6 +1453,21 @@ export class TaskRunner implements AsyncDisposable {
   #emitError(error: Error): void {
     if (this.#emitter.has("error")) this.#emitter.emit("error", error);
   }
+}
+
+interface Gate {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function newGate(): Gate {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function openGate(gate: Gate | null): void {
+  gate?.resolve();
 }
 
 function heartbeatPeriod(reservationTimeout: number): number {

@@ -28,8 +28,10 @@ export function spy(
   const transport = new Proxy(queue, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
-      if (typeof value !== "function" || typeof key !== "string") return value;
-      const override = overrides[key as keyof MessageQueue] as ((...args: unknown[]) => unknown) | undefined;
+      const override = typeof key === "string"
+        ? overrides[key as keyof MessageQueue] as ((...args: unknown[]) => unknown) | undefined
+        : undefined;
+      if ((typeof value !== "function" && !override) || typeof key !== "string") return value;
       return (...args: unknown[]) => {
         (calls[key] ??= []).push(args);
         if (override) return override(...args);
