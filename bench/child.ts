@@ -202,10 +202,7 @@ async function runWorker(c: Contestant): Promise<never> {
 }
 
 async function runMemory(): Promise<never> {
-  const name = "taskrunner";
-  const mod = await import(`./contestants/${name}.ts`) as {
-    memoryRun(n: number, concurrency: number): Promise<{ ms: number }>;
-  };
+  const mod = await import("./contestants/memory.ts");
   emit({ ev: "ready", pid: process.pid });
   await command("go");
   const r = await mod.memoryRun(spec.n, spec.concurrency ?? 1);

@@ -403,7 +403,7 @@ async function main(): Promise<void> {
     if (!want(id)) continue;
     const s = scenario(id, `process a pre-filled queue, concurrency ${conc}, worker in its own process, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
     const list = [...contestants];
-    if (contestants.includes("taskrunner") && want("memory")) list.push("memory");
+    if (want("memory")) list.push("memory");
     await each(s, list, (c) => c === "memory" ? processMemory(s, conc) : processPrefilled(s, c, conc, conc === 100 ? rssProcess : null));
     if (s.values.memory) s.notes.push("TaskRunner on MemoryQueue runs producer and worker in one process with no Redis: the engine's own ceiling.");
   }
