@@ -233,17 +233,18 @@ const SCRIPT = `
     if (v < 1000) return Math.round(v) + " ms";
     var s = v / 1000;
     if (s < 60) return (s < 10 ? s.toFixed(1) : Math.round(s)) + " s";
-    var m = Math.floor(s / 60);
-    if (m < 60) return m + " min " + Math.round(s - m * 60) + " s";
-    var h = Math.floor(m / 60);
-    if (h < 48) return h + " h " + (m - h * 60) + " min";
-    return Math.floor(h / 24) + " d " + (h % 24) + " h";
+    var m = Math.floor(s / 60), rs = Math.round(s - m * 60);
+    if (m < 60) return m + " min" + (rs ? " " + rs + " s" : "");
+    var h = Math.floor(m / 60), rm = m - h * 60;
+    if (h < 48) return h + " h" + (rm ? " " + rm + " min" : "");
+    return Math.floor(h / 24) + " d" + (h % 24 ? " " + (h % 24) + " h" : "");
   }
   function ago(t) {
     if (!t) return "–";
     var d = Date.now() - t;
     return d < 1500 ? "now" : ms(d) + " ago";
   }
+  function plural(n, word) { return num(n) + " " + word + (n === 1 ? "" : "s"); }
   function clock(t) { return new Date(t).toLocaleTimeString(); }
   function stamp(t) { var d = new Date(t); return d.toLocaleDateString() + " " + d.toLocaleTimeString(); }
 
@@ -254,7 +255,7 @@ const SCRIPT = `
   function renderOverview(o) {
     last = o;
     setText("card-waiting", num(o.waiting));
-    setText("card-length", num(o.length) + " to run");
+    setText("card-length", num(o.length) + " left to run");
     setText("card-inflight", num(o.inFlight));
     setText("card-busy", num(o.busy) + " running of " + num(o.workers) + " workers");
     setText("card-delayed", num(o.delayed));
@@ -267,7 +268,7 @@ const SCRIPT = `
     setText("card-drain", o.length === 0 ? "empty" : ms(o.estimatedDrainTime));
     setText("card-threshold", o.longQueueThreshold === null ? "no long-queue threshold" : "threshold " + ms(o.longQueueThreshold));
     setText("card-instances", num(o.instances));
-    setText("card-workers", num(o.workers) + " workers, " + num(o.consumers) + " consumers");
+    setText("card-workers", plural(o.workers, "worker") + ", " + plural(o.consumers, "consumer"));
     $("long-queue").hidden = !o.longQueue;
     $("paused-banner").hidden = !o.paused;
     setText("updated", "updated " + clock(o.at));
@@ -292,7 +293,8 @@ const SCRIPT = `
     var top = max <= 0 ? 1 : niceCeil(max);
     var n = history.length;
     if (n === 0) return;
-    var span = Math.max(1, MAX_POINTS - 1);
+    // Fill the width as history accumulates, then scroll.
+    var span = Math.max(20, Math.min(MAX_POINTS, n) - 1);
     keys.forEach(function (k, ki) {
       var pts = [];
       for (var i = 0; i < n; i++) {
@@ -400,8 +402,9 @@ const SCRIPT = `
       box.append(replay, del);
       btns.append(box);
     }
-    tr.append(td(stamp(d.failedAt)), td(d.name, "mono"), el("td").appendChild(el("span", "reason", d.reason)).parentNode,
-      td(num(d.attempt), "n"), err, td(d.id, "mono"), btns);
+    var reason = el("td");
+    reason.append(el("span", "reason", d.reason));
+    tr.append(td(stamp(d.failedAt)), td(d.name, "mono"), reason, td(num(d.attempt), "n"), err, td(d.id, "mono"), btns);
     return tr;
   }
   function loadDead(reset) {

@@ -1,0 +1,198 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by
+ * playwright-core, against the monitor served on a loopback port by the
+ * runtime's own server (Deno.serve, Bun.serve, or @hono/node-server on
+ * Node). Saves a screenshot to .ci/artifacts/dashboard.png.
+ */
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { Hono } from "hono";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { createMonitor } from "../adapters/hono/mod.ts";
+import { type Fixture, startFixture, waitFor } from "./_monitor_fixture.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = ".ci/artifacts";
+const XSS = `<img src=x onerror="window.__xss=1">`;
+
+interface Served {
+  url: string;
+  runtime: string;
+  close(): Promise<void>;
+}
+
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** Serve `fetch` on 127.0.0.1 with a free port, using the runtime's server. */
+async function serveOnLoopback(fetch: FetchHandler): Promise<Served> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  if (g.Deno?.serve) {
+    const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, fetch);
+    return {
+      url: `http://127.0.0.1:${server.addr.port}`,
+      runtime: "Deno.serve",
+      close: async () => {
+        await server.shutdown();
+      },
+    };
+  }
+  if (g.Bun?.serve) {
+    const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch });
+    return {
+      url: `http://127.0.0.1:${server.port}`,
+      runtime: "Bun.serve",
+      close: async () => {
+        await server.stop(true);
+      },
+    };
+  }
+  const { serve } = await import("@hono/node-server");
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
+    const s = serve({ fetch, hostname: "127.0.0.1", port: 0 }, (info) => resolve({ server: s, port: info.port }));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    runtime: "@hono/node-server",
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function text(page: Page, selector: string): Promise<string> {
+  return (await page.textContent(selector))?.trim() ?? "";
+}
+
+describe("dashboard in headless Chromium", () => {
+  let fx: Fixture;
+  let served: Served;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  before(async () => {
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the dashboard test`,
+    );
+    fx = await startFixture("dashboard-test");
+    const host = new Hono();
+    host.route(
+      "/tasks",
+      createMonitor({ runner: fx.runner, sseInterval: 150, actions: true, authorize: () => true }),
+    );
+    served = await serveOnLoopback(host.fetch);
+    console.log(`dashboard test: serving with ${served.runtime} at ${served.url}/tasks`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
+    });
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.addInitScript(() => {
+      // deno-lint-ignore no-explicit-any
+      const w = window as any;
+      w.__csp = [];
+      document.addEventListener("securitypolicyviolation", (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await served?.close();
+    await fx?.stop();
+  });
+
+  it("serves one self-contained page with a strict CSP", async () => {
+    const res = await fetch(`${served.url}/tasks`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'nonce-[A-Za-z0-9+/=]+'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=["']?(https?:)?\/\//i, "nothing loaded from elsewhere");
+  });
+
+  it("shows the queue live and updates as tasks complete", async () => {
+    await fx.dispatchOk(5);
+    await fx.dispatchBoom(XSS);
+    await waitFor(async () => (await fx.runner.stats()).totals.completed === 5, "5 completions");
+
+    await page.goto(`${served.url}/tasks`); // no trailing slash: URLs must still resolve under /tasks/
+    await page.waitForFunction(() => document.getElementById("status")?.textContent === "Live", null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById("card-completed")?.textContent === "5", null, { timeout: 10_000 });
+    assert.equal(await text(page, "#queue-name"), "memory:dashboard-test");
+    assert.equal(await text(page, "#card-instances"), "1");
+
+    // Work arrives while the page is open: the numbers follow without a reload.
+    for (let i = 0; i < 6; i++) {
+      await fx.dispatchOk(40);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await fx.runner.dispatch("ok", 1, { delay: 600_000 });
+    await page.waitForFunction(() => document.getElementById("card-completed")?.textContent === "245", null, {
+      timeout: 15_000,
+    });
+    await page.waitForFunction(() => document.getElementById("card-delayed")?.textContent === "1", null, {
+      timeout: 10_000,
+    });
+    const okRow = page.locator('#tasks tbody tr[data-task="ok"] td');
+    assert.equal(await okRow.nth(1).textContent(), "245");
+    assert.equal(await page.locator("#instances tbody tr").count(), 1);
+    assert.ok((await page.locator("#events li").count()) > 0, "recent activity lists task events");
+    const points = await page.locator("#chart-throughput polyline").first().getAttribute("points");
+    assert.ok(points && points.split(" ").length >= 3, `throughput chart has points: ${points}`);
+  });
+
+  it("lists dead letters with their errors as text, never as markup", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 1, null, {
+      timeout: 10_000,
+    });
+    const row = await text(page, "#dead-letters tbody tr");
+    assert.ok(row.includes(`TypeError: ${XSS}`), `error shown literally: ${row}`);
+    assert.equal(await page.locator("#dead-letters img").count(), 0);
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+  });
+
+  it("replays a dead letter from its button", async () => {
+    await page.locator("#dead-letters tbody tr button", { hasText: "Replay" }).click();
+    await page.waitForFunction(
+      () => /^2 dead-lettered/.test(document.getElementById("card-deadtotal")?.textContent ?? ""),
+      null,
+      { timeout: 10_000 },
+    );
+    await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 1, null, {
+      timeout: 10_000,
+    });
+  });
+
+  it("ran without script errors or CSP violations, and a screenshot is saved", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+    assert.ok(existsSync(`${ARTIFACTS}/dashboard.png`));
+    const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
+    assert.deepEqual(csp, [], "no CSP violation");
+    assert.deepEqual(problems, [], "no console errors or page errors");
+  });
+});
