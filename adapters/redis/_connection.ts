@@ -1,0 +1,122 @@
+/**
+ * One shape over a standalone `@redis/client` client and a cluster client:
+ * raw commands routed by their first key, with the per-command timeout off
+ * (the client's default 5 s timer per command costs half the throughput),
+ * and Lua scripts by EVALSHA with an EVAL fallback on NOSCRIPT.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { LuaScript } from "./scripts/_lib.ts";
+
+/** Per-command options we pass (a subset of `@redis/client`'s). */
+export interface RedisCommandOptions {
+  /** Milliseconds before the client gives up waiting; 0 disables the timer. */
+  timeout?: number;
+}
+
+/**
+ * The part of a standalone `@redis/client` v6 client (`createClient()`) the
+ * queue uses. The real client satisfies it.
+ */
+export interface RedisStandaloneClient {
+  sendCommand(args: readonly string[], options?: RedisCommandOptions): Promise<unknown>;
+  duplicate(): RedisStandaloneClient;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  readonly isOpen: boolean;
+}
+
+/**
+ * The part of a `@redis/client` v6 cluster client (`createCluster()`) the
+ * queue uses. The real cluster client satisfies it.
+ */
+export interface RedisClusterClient {
+  /** Present on cluster clients only; used to tell the two apart. */
+  readonly masters: readonly unknown[];
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: RedisCommandOptions,
+  ): Promise<unknown>;
+  duplicate(): RedisClusterClient;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  readonly isOpen: boolean;
+}
+
+/** A connected `@redis/client` client or cluster client. */
+export type RedisClientLike = RedisStandaloneClient | RedisClusterClient;
+
+const NO_TIMEOUT: RedisCommandOptions = Object.freeze({ timeout: 0 });
+const shas = new WeakMap<LuaScript, string>();
+
+function shaOf(script: LuaScript): string {
+  let sha = shas.get(script);
+  if (!sha) {
+    sha = createHash("sha1").update(script.source).digest("hex");
+    shas.set(script, sha);
+  }
+  return sha;
+}
+
+/** Whether an error is Redis's NOGROUP (or UNBLOCKED: the stream was deleted). */
+export function isNoGroupError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith("NOGROUP") || message.startsWith("UNBLOCKED");
+}
+
+/** Commands over either client kind. */
+export class Connection {
+  /** The wrapped client. */
+  readonly client: RedisClientLike;
+  /** Whether it is a cluster client. */
+  readonly cluster: boolean;
+
+  /** @param client A standalone or cluster client. */
+  constructor(client: RedisClientLike) {
+    this.client = client;
+    this.cluster = "masters" in client;
+  }
+
+  /**
+   * Send one command, routed (on a cluster) by `key`.
+   *
+   * @param key The command's first key, or undefined for keyless commands.
+   * @param args Command and arguments.
+   * @param options Per-command options; no timeout timer by default.
+   * @returns The raw reply.
+   */
+  send(key: string | undefined, args: string[], options: RedisCommandOptions = NO_TIMEOUT): Promise<unknown> {
+    if (this.cluster) {
+      return (this.client as RedisClusterClient).sendCommand(key, false, args, options);
+    }
+    return (this.client as RedisStandaloneClient).sendCommand(args, options);
+  }
+
+  /**
+   * Run a script by EVALSHA, loading it with EVAL when the server does not
+   * have it (restart, failover, SCRIPT FLUSH).
+   *
+   * @param script The script.
+   * @param keys All keys it touches (fixed ones first).
+   * @param args Its arguments.
+   * @returns The script's reply.
+   */
+  async eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length)].concat(keys, args);
+    try {
+      return await this.send(keys[0], ["EVALSHA", shaOf(script)].concat(tail));
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return await this.send(keys[0], ["EVAL", script.source].concat(tail));
+    }
+  }
+}

@@ -1,0 +1,910 @@
+/**
+ * `RedisStreamQueue`: the {@linkcode MessageQueue} transport on Redis
+ * Streams consumer groups, through `@redis/client` v6 (standalone or
+ * Cluster).
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import process from "node:process";
+import { createClient } from "@redis/client";
+import { ConfigError, TransportError } from "../../src/errors.ts";
+import { type Logger, silentLogger } from "../../src/logger.ts";
+import {
+  type AddResult,
+  type Consumer,
+  type DeadLetter,
+  type DeadLetterPage,
+  type DeadLetterReason,
+  type Delivery,
+  type DeliveryRef,
+  type FailureRecord,
+  HISTOGRAM_BUCKETS,
+  type InstanceInfo,
+  type MessageQueue,
+  type NewTask,
+  type PromoteResult,
+  type QueueCounts,
+  type ReceiveOptions,
+  type ReclaimResult,
+  type StatsDelta,
+  type TaskStatsDelta,
+} from "../../src/queue.ts";
+import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
+import {
+  deadLetterFields,
+  decodeDeadLetter,
+  decodeDelivery,
+  fieldRecord,
+  rangeEntries,
+  readGroupEntries,
+  taskFields,
+} from "./_codec.ts";
+import { type QueueKeys, queueKeys } from "./keys.ts";
+import {
+  ackScript,
+  addScript,
+  countsScript,
+  deadLetterScript,
+  heartbeatScript,
+  listInstancesScript,
+  promoteScript,
+  reclaimScript,
+  recordStatsScript,
+  registerInstanceScript,
+  removeConsumerScript,
+  replayDeadLetterScript,
+  retryScript,
+  unregisterInstanceScript,
+} from "./scripts/mod.ts";
+
+/** Options of {@linkcode RedisStreamQueue}. */
+export interface RedisStreamQueueOptions {
+  /**
+   * Namespace of the application's queues; part of every key's hash tag.
+   * Must not contain `{` or `}`.
+   * @default "taskrunner"
+   */
+  prefix?: string;
+  /**
+   * Queue name; one stream per queue, many task names per queue. Must not
+   * contain `{` or `}`.
+   * @default "default"
+   */
+  queue?: string;
+  /**
+   * Reservation, in milliseconds, for entries that carry none (written by a
+   * foreign producer).
+   * @default 30000
+   */
+  reclaimDelay?: number;
+  /**
+   * Delete entries from the stream once acknowledged (by every consumer
+   * group), so the stream holds only outstanding work. Turning it off keeps
+   * completed entries until you trim the stream yourself.
+   * @default true
+   */
+  deleteOnAck?: boolean;
+  /**
+   * Longest single `XREADGROUP BLOCK` window, in milliseconds; longer waits
+   * loop. Bounds how long a stopping reader can take when it cannot be
+   * unblocked.
+   * @default 1000
+   */
+  blockWindow?: number;
+  /**
+   * Most delayed tasks moved per promote script call (calls loop until
+   * nothing due remains).
+   * @default 1000
+   */
+  promoteBatch?: number;
+  /**
+   * Most tasks (or deliveries) per script call; keeps Lua well under its
+   * unpack limit.
+   * @default 500
+   */
+  batchLimit?: number;
+  /** Where warnings (eviction policy, recreated groups) go. @default silentLogger */
+  logger?: Logger;
+}
+
+interface Blocker {
+  conn: Connection;
+  ready: Promise<void>;
+  clientId: Promise<string> | null;
+}
+
+interface HeldLock {
+  key: string;
+  token: string;
+}
+
+const DEAD_ID = /^\d{1,20}-\d{1,20}$/;
+
+/**
+ * Replace credentials in a Redis URL with `***`, so URLs can be logged.
+ *
+ * @param url A `redis://` / `rediss://` URL.
+ * @returns The URL without its password.
+ */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) => {
+    const user = auth.includes(":") ? auth.slice(0, auth.indexOf(":")) : "";
+    return `${scheme}${user ? `${user}:` : ""}***@`;
+  });
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function checkName(option: string, value: unknown): string {
+  if (typeof value !== "string" || value.length === 0 || /[{}]/.test(value)) {
+    throw new ConfigError(
+      `Cannot create RedisStreamQueue: '${option}' must be a non-empty string without '{' or '}', got ${
+        JSON.stringify(value)
+      }`,
+      [{ message: "must be a non-empty string without braces", path: option }],
+    );
+  }
+  return value;
+}
+
+function checkPositive(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(
+      `Cannot create RedisStreamQueue: '${option}' must be a positive number, got ${String(value)}`,
+      [{ message: "must be a positive number", path: option }],
+    );
+  }
+  return value;
+}
+
+function pairs(reply: unknown): Array<[string, string]> {
+  const rec = fieldRecord(reply);
+  return rec ? Object.entries(rec) : [];
+}
+
+function emptyTaskStats(): TaskStatsDelta {
+  const n = HISTOGRAM_BUCKETS.length + 1;
+  return {
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    dead: 0,
+    runTimeSum: 0,
+    runTime: new Array<number>(n).fill(0),
+    waitTimeSum: 0,
+    waitTime: new Array<number>(n).fill(0),
+  };
+}
+
+/**
+ * The production transport: one Redis stream per queue, consumer groups for
+ * delivery, Lua scripts for every step that must be atomic, all deadlines on
+ * the server clock. Works with a standalone client or a Cluster client
+ * (every key of a queue shares one hash tag).
+ *
+ * The client you pass stays yours: the queue duplicates it for blocking
+ * reads and for the delayed-task subscription, and closes only those.
+ *
+ * Requires Redis >= 7.0; run Redis with `maxmemory-policy noeviction` and
+ * AOF persistence for the delivery guarantees to hold.
+ *
+ * @example Run tasks on Redis
+ * ```ts
+ * import { createClient } from "@redis/client";
+ * import { TaskRunner } from "@taskrunner/core";
+ * import { RedisStreamQueue } from "@taskrunner/core/redis";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * const queue = new RedisStreamQueue(client, { prefix: "app", queue: "emails" });
+ * const runner = new TaskRunner(queue, { consumerGroup: "workers" });
+ * ```
+ */
+export class RedisStreamQueue implements MessageQueue {
+  /** Identity for logs: `redis:{prefix:queue}`. */
+  readonly name: string;
+  /** The key names of this queue. */
+  readonly keys: QueueKeys;
+
+  #conn: Connection;
+  #ownsClient = false;
+  #logger: Logger;
+  #deleteOnAck: string;
+  #reclaimDelay: number;
+  #blockWindow: number;
+  #promoteBatch: number;
+  #batchLimit: number;
+  #closing = new AbortController();
+  #closed = false;
+  #checked: Promise<void> | null = null;
+  #groups = new Set<string>();
+  #recovering = new Map<string, Promise<void>>();
+  #cursors = new Map<string, string>();
+  #blockers = new Map<string, Blocker>();
+  #held = new Map<string, HeldLock>();
+  #minReservation = Infinity;
+  #listeners = new Set<(dueAt: number) => void>();
+  #subscriber: Promise<Connection | null> | null = null;
+
+  /**
+   * @param client A connected `@redis/client` client or cluster client.
+   * @param options Names and tuning.
+   * @throws ConfigError when an option is invalid.
+   */
+  constructor(client: RedisClientLike, options: RedisStreamQueueOptions = {}) {
+    const prefix = checkName("prefix", options.prefix ?? "taskrunner");
+    const queue = checkName("queue", options.queue ?? "default");
+    this.keys = queueKeys(prefix, queue);
+    this.name = `redis:${this.keys.tag}`;
+    this.#conn = new Connection(client);
+    this.#logger = options.logger ?? silentLogger;
+    this.#deleteOnAck = options.deleteOnAck === false ? "0" : "1";
+    this.#reclaimDelay = checkPositive("reclaimDelay", options.reclaimDelay, 30_000);
+    this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
+    this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
+    this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
+  }
+
+  /**
+   * Connect to a Redis URL and build a queue that owns (and closes) the
+   * client. The URL's password never appears in errors or logs.
+   *
+   * @param url `redis://[user:password@]host:port[/db]`, `rediss://...` for TLS.
+   * @param options Queue options.
+   * @returns A queue whose `close()` also closes the client.
+   * @throws TransportError when the server cannot be reached.
+   */
+  static async connect(url: string, options: RedisStreamQueueOptions = {}): Promise<RedisStreamQueue> {
+    const logger = options.logger ?? silentLogger;
+    const safe = redactRedisUrl(url);
+    const client = createClient({
+      url,
+      socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) },
+    });
+    let connecting = true;
+    let failed: (error: Error) => void = () => {};
+    const firstError = new Promise<never>((_, reject) => (failed = reject));
+    client.on("error", (error: Error) => {
+      if (connecting) failed(error);
+      else logger.warn("redis connection error", { url: safe, error: error.message });
+    });
+    try {
+      await Promise.race([client.connect(), firstError]);
+      connecting = false;
+    } catch (error) {
+      connecting = false;
+      try {
+        client.destroy();
+      } catch { /* never opened */ }
+      throw new TransportError(
+        `Cannot connect to Redis at ${safe}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    const queue = new RedisStreamQueue(client as unknown as RedisClientLike, options);
+    queue.#ownsClient = true;
+    return queue;
+  }
+
+  /** Host name and process id, for consumer and instance names. */
+  processInfo(): { host: string; pid: number } {
+    return { host: hostname(), pid: process.pid };
+  }
+
+  /**
+   * Check the server (Redis >= 7.0; warn unless `maxmemory-policy` is
+   * `noeviction`) once, and create the consumer group if missing.
+   *
+   * @throws TransportError when Redis is older than 7.0.
+   */
+  async init(group: string): Promise<void> {
+    this.#checked ??= this.#checkServer().catch((error) => {
+      this.#checked = null;
+      throw error;
+    });
+    await this.#checked;
+    await this.#createGroup(group);
+    this.#groups.add(group);
+  }
+
+  async #checkServer(): Promise<void> {
+    let server: string;
+    try {
+      server = String(await this.#conn.send(this.keys.stream, ["INFO", "server"]));
+    } catch (error) {
+      this.#logger.warn("cannot read INFO to check the Redis version", {
+        queue: this.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+    const version = /redis_version:(\d+)\.(\d+)/.exec(server);
+    if (version && Number(version[1]) < 7) {
+      throw new TransportError(
+        `RedisStreamQueue needs Redis >= 7.0 (XAUTOCLAIM/XPENDING semantics, exclusive ranges); server reports ${
+          version[1]
+        }.${version[2]}`,
+      );
+    }
+    try {
+      const memory = String(await this.#conn.send(this.keys.stream, ["INFO", "memory"]));
+      const policy = /maxmemory_policy:(\S+)/.exec(memory)?.[1];
+      if (policy && policy !== "noeviction") {
+        this.#logger.warn(
+          `Redis maxmemory-policy is '${policy}': under memory pressure Redis may evict queue keys (tasks, unique locks) silently; set it to 'noeviction'`,
+          { queue: this.name, policy },
+        );
+      }
+    } catch { /* INFO memory refused by ACL: nothing to check */ }
+  }
+
+  async #createGroup(group: string): Promise<void> {
+    try {
+      await this.#conn.send(this.keys.stream, ["XGROUP", "CREATE", this.keys.stream, group, "0", "MKSTREAM"]);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
+    }
+  }
+
+  /** Recreate a group that vanished (stream deleted, group destroyed, restart without persistence). */
+  #recoverGroup(group: string, cause: unknown): Promise<void> {
+    let pending = this.#recovering.get(group);
+    if (!pending) {
+      this.#logger.error(
+        "consumer group missing (stream deleted, group destroyed, or Redis restarted without persistence): recreating it; tasks that were in flight may be lost",
+        { queue: this.name, group, error: cause instanceof Error ? cause.message : String(cause) },
+      );
+      pending = this.#createGroup(group).finally(() => this.#recovering.delete(group));
+      this.#recovering.set(group, pending);
+    }
+    return pending;
+  }
+
+  /** Add tasks, each with its unique lock in the same script. */
+  async add(tasks: readonly NewTask[]): Promise<AddResult[]> {
+    const results: AddResult[] = [];
+    // Listeners registered before this add must hear of its delayed tasks.
+    if (this.#subscriber && tasks.some((t) => (t.delay ?? 0) > 0)) await this.#subscriber;
+    for (const batch of chunks(tasks, this.#batchLimit)) {
+      const keys = [this.keys.stream, this.keys.delayed];
+      const args = [this.keys.delayedChannel, String(batch.length)];
+      for (const task of batch) {
+        if (task.reservationTimeout < this.#minReservation) this.#minReservation = task.reservationTimeout;
+        let lockIndex = 0;
+        if (task.unique) {
+          keys.push(this.keys.unique(task.unique.key));
+          lockIndex = keys.length;
+        }
+        const fields = taskFields(task, task.unique);
+        const u = task.unique;
+        args.push(
+          String(Math.max(0, Math.round(task.delay ?? 0))),
+          String(lockIndex),
+          u?.token ?? "",
+          String(Math.max(0, Math.round(u?.holdFor ?? 0))),
+          String(Math.max(1, Math.round(u?.ttl ?? 1))),
+          task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
+          String(fields.length),
+          ...fields,
+        );
+      }
+      const reply = await this.#conn.eval(addScript, keys, args) as string[];
+      batch.forEach((task, i) => {
+        const r = String(reply[i]);
+        results.push(
+          r === "+"
+            ? { ok: true, id: task.id }
+            : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
+        );
+      });
+    }
+    return results;
+  }
+
+  /** Deliver up to `count` new tasks, blocking in short windows up to `block` ms. */
+  async receive(consumer: Consumer, options: ReceiveOptions): Promise<Delivery[]> {
+    const { signal } = options;
+    const count = Math.max(1, Math.floor(options.count));
+    const block = Math.max(0, options.block);
+    const deadline = Date.now() + block;
+    let recoveries = 0;
+    for (;;) {
+      if (signal?.aborted || this.#closed) return [];
+      const remaining = deadline - Date.now();
+      const window = Math.min(remaining, this.#blockWindow);
+      let reply: unknown;
+      try {
+        reply = window >= 1
+          ? await this.#blockingRead(consumer, count, Math.floor(window), signal)
+          : await this.#conn.send(this.keys.stream, this.#readArgs(consumer, count, 0));
+      } catch (error) {
+        if (isNoGroupError(error) && !this.#closed && recoveries++ < 3) {
+          await this.#recoverGroup(consumer.group, error);
+          continue;
+        }
+        if (this.#closed || signal?.aborted) return [];
+        throw error;
+      }
+      const entries = readGroupEntries(reply);
+      if (entries.length > 0) {
+        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#reclaimDelay)));
+      }
+      if (window < 1 || deadline - Date.now() < 1) return [];
+    }
+  }
+
+  #readArgs(consumer: Consumer, count: number, block: number): string[] {
+    const args = ["XREADGROUP", "GROUP", consumer.group, consumer.name, "COUNT", String(count)];
+    if (block > 0) args.push("BLOCK", String(block));
+    args.push("STREAMS", this.keys.stream, ">");
+    return args;
+  }
+
+  #track(delivery: Delivery): Delivery {
+    if (delivery.unique) {
+      this.#held.set(delivery.deliveryId, { key: this.keys.unique(delivery.unique.key), token: delivery.unique.token });
+    }
+    if (!delivery.malformed && delivery.reservationTimeout < this.#minReservation) {
+      this.#minReservation = delivery.reservationTimeout;
+    }
+    return delivery;
+  }
+
+  #blocker(name: string): Blocker {
+    let blocker = this.#blockers.get(name);
+    if (!blocker) {
+      const client = this.#conn.client.duplicate() as RedisClientLike;
+      client.on("error", (error: Error) => {
+        if (blocker) blocker.clientId = null;
+        if (!this.#closed) this.#logger.warn("redis blocking connection error", { queue: this.name, error: error.message });
+      });
+      const conn = new Connection(client);
+      blocker = { conn, ready: client.connect().then(() => undefined), clientId: null };
+      blocker.ready.catch(() => this.#blockers.delete(name));
+      this.#blockers.set(name, blocker);
+    }
+    return blocker;
+  }
+
+  /**
+   * One XREADGROUP BLOCK on the consumer's own connection. An abort (caller's
+   * signal or close) sends CLIENT UNBLOCK, so the read returns at once with
+   * nothing taken; without that permission it ends with its window.
+   */
+  async #blockingRead(consumer: Consumer, count: number, window: number, signal?: AbortSignal): Promise<unknown> {
+    const blocker = this.#blocker(consumer.name);
+    await blocker.ready;
+    const conn = blocker.conn;
+    blocker.clientId ??= conn.send(this.keys.stream, ["CLIENT", "ID"]).then(String);
+    const clientId = blocker.clientId;
+    clientId.catch(() => {
+      if (blocker.clientId === clientId) blocker.clientId = null;
+    });
+    const read = conn.send(this.keys.stream, this.#readArgs(consumer, count, window), { timeout: window + 10_000 });
+    let unblocked = false;
+    const onAbort = () => {
+      if (unblocked) return;
+      unblocked = true;
+      clientId
+        .then((id) => this.#conn.send(this.keys.stream, ["CLIENT", "UNBLOCK", id]))
+        .catch(() => {/* no permission or gone: the window ends the read */});
+    };
+    signal?.addEventListener("abort", onAbort);
+    this.#closing.signal.addEventListener("abort", onAbort);
+    if (signal?.aborted) onAbort();
+    try {
+      return await read;
+    } catch (error) {
+      blocker.clientId = null;
+      throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#closing.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Ack a batch in one script per chunk; refused entries yield false. */
+  async ack(
+    consumer: Consumer,
+    deliveries: readonly (DeliveryRef & Pick<Delivery, "unique">)[],
+  ): Promise<boolean[]> {
+    const results: boolean[] = [];
+    for (const batch of chunks(deliveries, this.#batchLimit)) {
+      const keys = [this.keys.stream];
+      const args = [consumer.group, consumer.name, this.#deleteOnAck];
+      for (const d of batch) {
+        let lockIndex = 0;
+        let token = "";
+        const lock = d.unique
+          ? { key: this.keys.unique(d.unique.key), token: d.unique.token }
+          : this.#held.get(d.deliveryId);
+        if (lock) {
+          keys.push(lock.key);
+          lockIndex = keys.length;
+          token = lock.token;
+        }
+        args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), token);
+      }
+      const reply = await this.#conn.eval(ackScript, keys, args) as number[];
+      batch.forEach((d, i) => {
+        this.#held.delete(d.deliveryId);
+        results.push(Number(reply[i]) === 1);
+      });
+    }
+    return results;
+  }
+
+  /** Complete and re-schedule (attempt + 1) in one owner-checked script. */
+  async retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
+    if (this.#subscriber && delay > 0) await this.#subscriber;
+    const keys = [this.keys.stream, this.keys.delayed];
+    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
+    const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique);
+    fields.push("dat", String(delivery.dispatchedAt));
+    const reply = await this.#conn.eval(retryScript, keys, [
+      consumer.group,
+      consumer.name,
+      delivery.deliveryId,
+      String(delivery.deliveryCount),
+      String(Math.max(0, Math.round(delay))),
+      this.keys.delayedChannel,
+      this.#deleteOnAck,
+      delivery.unique?.token ?? "",
+      ...fields,
+    ]);
+    this.#held.delete(delivery.deliveryId);
+    return Number(reply) === 1;
+  }
+
+  /** Complete, release the lock and record a dead letter, in one owner-checked script. */
+  async deadLetter(
+    consumer: Consumer,
+    delivery: Delivery,
+    reason: DeadLetterReason,
+    error: FailureRecord,
+  ): Promise<boolean> {
+    const keys = [this.keys.stream, this.keys.dead];
+    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
+    const reply = await this.#conn.eval(deadLetterScript, keys, [
+      consumer.group,
+      consumer.name,
+      delivery.deliveryId,
+      String(delivery.deliveryCount),
+      this.#deleteOnAck,
+      delivery.unique?.token ?? "",
+      ...deadLetterFields(delivery, reason, error),
+    ]);
+    this.#held.delete(delivery.deliveryId);
+    return Number(reply) === 1;
+  }
+
+  /** Extend every reservation the consumer holds, in one script per chunk. */
+  async heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
+    const lost: string[] = [];
+    for (const batch of chunks(deliveries, this.#batchLimit)) {
+      const keys = [this.keys.stream];
+      const args = [consumer.group, consumer.name];
+      for (const d of batch) {
+        const lock = this.#held.get(d.deliveryId);
+        let lockIndex = 0;
+        if (lock) {
+          keys.push(lock.key);
+          lockIndex = keys.length;
+        }
+        args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), lock?.token ?? "");
+      }
+      const reply = await this.#conn.eval(heartbeatScript, keys, args) as string[];
+      for (const id of reply) {
+        this.#held.delete(String(id));
+        lost.push(String(id));
+      }
+    }
+    return lost;
+  }
+
+  /** Take over deliveries idle past their own reservation; report vanished entries. */
+  async reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
+    const want = Math.max(1, Math.floor(count));
+    const cursor = this.#cursors.get(consumer.group) ?? "-";
+    const minIdle = Number.isFinite(this.#minReservation) ? Math.floor(this.#minReservation) : 0;
+    const scan = Math.min(1_000, Math.max(100, want * 10));
+    const reply = await this.#conn.eval(reclaimScript, [this.keys.stream], [
+      consumer.group,
+      consumer.name,
+      cursor,
+      String(want),
+      String(scan),
+      String(minIdle),
+      String(this.#reclaimDelay),
+    ]) as unknown[];
+    if (reply[0] === "NOGROUP") {
+      if (this.#groups.has(consumer.group)) await this.#recoverGroup(consumer.group, "NOGROUP in reclaim");
+      return { deliveries: [], lost: [] };
+    }
+    this.#cursors.set(consumer.group, String(reply[0]));
+    const deliveries = (reply[1] as unknown[][]).map((c) =>
+      this.#track(decodeDelivery(String(c[0]), c[1], Number(c[2]), this.#reclaimDelay))
+    );
+    const lost = (reply[2] as unknown[]).map(String);
+    for (const id of lost) this.#held.delete(id);
+    return { deliveries, lost };
+  }
+
+  /** Promote every due delayed task, in bounded script calls. */
+  async promote(): Promise<PromoteResult> {
+    let promoted = 0;
+    for (;;) {
+      const [moved, next, now] = await this.#conn.eval(promoteScript, [this.keys.stream, this.keys.delayed], [
+        String(this.#promoteBatch),
+      ]) as number[];
+      promoted += Number(moved);
+      if (Number(moved) < this.#promoteBatch) {
+        return { promoted, nextDueAt: Number(next) < 0 ? null : Number(next), now: Number(now) };
+      }
+    }
+  }
+
+  /**
+   * Call `listener` with the due time of each newly delayed task, from any
+   * producer (Redis pub/sub on a lazily opened connection).
+   */
+  onDelayedAdded(listener: (dueAt: number) => void): () => void {
+    this.#listeners.add(listener);
+    this.#subscriber ??= this.#subscribe();
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  async #subscribe(): Promise<Connection | null> {
+    if (this.#closed) return null;
+    const client = this.#conn.client.duplicate() as RedisClientLike;
+    client.on("error", (error: Error) => {
+      if (!this.#closed) this.#logger.warn("redis subscriber connection error", { queue: this.name, error: error.message });
+    });
+    try {
+      await client.connect();
+      await client.subscribe(this.keys.delayedChannel, (message: string) => {
+        const due = Number(message);
+        if (!Number.isFinite(due)) return;
+        for (const l of this.#listeners) {
+          try {
+            l(due);
+          } catch (error) {
+            this.#logger.error("delayed-task listener threw", { queue: this.name, error: String(error) });
+          }
+        }
+      });
+    } catch (error) {
+      this.#logger.warn("cannot subscribe to delayed-task announcements; promoters fall back to their own timers", {
+        queue: this.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.#subscriber = null;
+      try {
+        client.destroy();
+      } catch { /* already closed */ }
+      return null;
+    }
+    const conn = new Connection(client);
+    if (this.#closed) await conn.client.close().catch(() => conn.client.destroy());
+    return conn;
+  }
+
+  /** Counts for `group`: waiting (not yet delivered), in flight, delayed, dead, consumers. */
+  async counts(group: string): Promise<QueueCounts> {
+    const r = await this.#conn.eval(countsScript, [this.keys.stream, this.keys.delayed, this.keys.dead], [
+      group,
+    ]) as number[];
+    return {
+      waiting: Number(r[0]),
+      inFlight: Number(r[1]),
+      delayed: Number(r[2]),
+      dead: Number(r[3]),
+      consumers: Number(r[4]),
+    };
+  }
+
+  /** Delete the consumer from its group only if it owns nothing. */
+  async removeConsumer(consumer: Consumer): Promise<boolean> {
+    const r = await this.#conn.eval(removeConsumerScript, [this.keys.stream], [consumer.group, consumer.name]);
+    return Number(r) === 1;
+  }
+
+  /** Dead letters, oldest first, after `cursor` (exclusive). */
+  async listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
+    const limit = Math.max(1, Math.min(10_000, Math.floor(options.limit)));
+    const cursor = options.cursor;
+    if (cursor != null && !DEAD_ID.test(cursor)) return { items: [], nextCursor: null };
+    const start = cursor == null ? "-" : `(${cursor}`;
+    const reply = await this.#conn.send(this.keys.dead, [
+      "XRANGE",
+      this.keys.dead,
+      start,
+      "+",
+      "COUNT",
+      String(limit + 1),
+    ]);
+    const entries = rangeEntries(reply);
+    const items = entries.slice(0, limit).map(([id, f]) => decodeDeadLetter(id, f));
+    return { items, nextCursor: entries.length > limit ? items[items.length - 1].deadLetterId : null };
+  }
+
+  /** One dead letter, or null. */
+  async getDeadLetter(deadLetterId: string): Promise<DeadLetter | null> {
+    if (!DEAD_ID.test(deadLetterId)) return null;
+    const reply = await this.#conn.send(this.keys.dead, ["XRANGE", this.keys.dead, deadLetterId, deadLetterId]);
+    const [entry] = rangeEntries(reply);
+    return entry ? decodeDeadLetter(entry[0], entry[1]) : null;
+  }
+
+  /** Move a dead letter back into the queue (attempt 0, same task id), atomically. */
+  async replayDeadLetter(deadLetterId: string): Promise<boolean> {
+    if (!DEAD_ID.test(deadLetterId)) return false;
+    const r = await this.#conn.eval(replayDeadLetterScript, [this.keys.stream, this.keys.dead], [deadLetterId]);
+    return Number(r) === 1;
+  }
+
+  /** Remove a dead letter. */
+  async deleteDeadLetter(deadLetterId: string): Promise<boolean> {
+    if (!DEAD_ID.test(deadLetterId)) return false;
+    const r = await this.#conn.send(this.keys.dead, ["XDEL", this.keys.dead, deadLetterId]);
+    return Number(r) === 1;
+  }
+
+  /**
+   * Add a batch of statistics to the stats hash in one script call.
+   * Fields: `c:`/`f:`/`r:`/`d:` + name (completed, failed, retried, dead),
+   * `rs:`/`ws:` + name (run/wait time sums, ms), `rt:<bucket>:`/`wt:<bucket>:`
+   * + name (histogram buckets).
+   */
+  async recordStats(delta: StatsDelta): Promise<void> {
+    const args: string[] = [];
+    for (const [name, s] of Object.entries(delta.tasks)) {
+      const add = (field: string, value: number) => {
+        if (value) args.push(field + name, String(value));
+      };
+      add("c:", s.completed);
+      add("f:", s.failed);
+      add("r:", s.retried);
+      add("d:", s.dead);
+      add("rs:", s.runTimeSum);
+      add("ws:", s.waitTimeSum);
+      s.runTime.forEach((v, i) => add(`rt:${i}:`, v));
+      s.waitTime.forEach((v, i) => add(`wt:${i}:`, v));
+    }
+    for (const batch of chunks(args, 4_000)) {
+      await this.#conn.eval(recordStatsScript, [this.keys.stats], batch);
+    }
+  }
+
+  /** Fleet-wide totals. */
+  async readStats(): Promise<StatsDelta> {
+    const reply = await this.#conn.send(this.keys.stats, ["HGETALL", this.keys.stats]);
+    const tasks: Record<string, TaskStatsDelta> = {};
+    const task = (name: string) => (tasks[name] ??= emptyTaskStats());
+    for (const [field, raw] of pairs(reply)) {
+      const value = Number(raw);
+      const m = /^(c|f|r|d|rs|ws):([\s\S]*)$/.exec(field);
+      if (m) {
+        const t = task(m[2]);
+        if (m[1] === "c") t.completed += value;
+        else if (m[1] === "f") t.failed += value;
+        else if (m[1] === "r") t.retried += value;
+        else if (m[1] === "d") t.dead += value;
+        else if (m[1] === "rs") t.runTimeSum += value;
+        else t.waitTimeSum += value;
+        continue;
+      }
+      const h = /^(rt|wt):(\d+):([\s\S]*)$/.exec(field);
+      if (h) {
+        const t = task(h[3]);
+        const i = Number(h[2]);
+        const hist = h[1] === "rt" ? t.runTime : t.waitTime;
+        if (i < hist.length) hist[i] += value;
+      }
+    }
+    return { tasks };
+  }
+
+  /** Register or refresh an instance; it expires `ttl` ms later (server clock). */
+  async registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
+    const json = JSON.stringify({
+      id: info.id,
+      host: info.host,
+      pid: info.pid,
+      workers: info.workers,
+      busy: info.busy,
+      startedAt: info.startedAt,
+    });
+    await this.#conn.eval(registerInstanceScript, [this.keys.instances, this.keys.instanceInfo], [
+      info.id,
+      json,
+      String(Math.max(1, Math.round(ttl))),
+    ]);
+  }
+
+  /** Remove an instance from the registry. */
+  async unregisterInstance(id: string): Promise<void> {
+    await this.#conn.eval(unregisterInstanceScript, [this.keys.instances, this.keys.instanceInfo], [id]);
+  }
+
+  /** Live instances (expired ones pruned). */
+  async instances(): Promise<InstanceInfo[]> {
+    const reply = await this.#conn.eval(listInstancesScript, [this.keys.instances, this.keys.instanceInfo], []) as
+      string[];
+    const out: InstanceInfo[] = [];
+    for (const raw of reply) {
+      const s = String(raw);
+      const nl = s.indexOf("\n");
+      try {
+        const info = JSON.parse(s.slice(nl + 1)) as InstanceInfo;
+        out.push({
+          id: String(info.id),
+          host: String(info.host),
+          pid: Number(info.pid),
+          workers: Number(info.workers),
+          busy: Number(info.busy),
+          startedAt: Number(info.startedAt),
+          lastSeen: Number(s.slice(0, nl)),
+        });
+      } catch { /* a foreign value: skip it */ }
+    }
+    return out;
+  }
+
+  /** A fleet-wide one-shot token (SET NX PX). */
+  async claimOnce(key: string, ttl: number): Promise<boolean> {
+    const k = this.keys.once(key);
+    const r = await this.#conn.send(k, ["SET", k, "1", "NX", "PX", String(Math.max(1, Math.round(ttl)))]);
+    return r != null && String(r) === "OK";
+  }
+
+  /** Pause or resume consuming fleet-wide. */
+  async setPaused(paused: boolean): Promise<void> {
+    const k = this.keys.paused;
+    await this.#conn.send(k, paused ? ["SET", k, "1"] : ["DEL", k]);
+  }
+
+  /** Whether consuming is paused. */
+  async isPaused(): Promise<boolean> {
+    const k = this.keys.paused;
+    return Number(await this.#conn.send(k, ["EXISTS", k])) === 1;
+  }
+
+  /** Unblock readers and close the connections this queue opened. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort();
+    const closing: Promise<unknown>[] = [];
+    const shut = async (conn: Connection) => {
+      try {
+        await conn.client.close();
+      } catch {
+        try {
+          conn.client.destroy();
+        } catch { /* already gone */ }
+      }
+    };
+    for (const blocker of this.#blockers.values()) {
+      closing.push(blocker.ready.then(() => shut(blocker.conn), () => undefined));
+    }
+    this.#blockers.clear();
+    if (this.#subscriber) closing.push(this.#subscriber.then((c) => c && shut(c)));
+    this.#subscriber = null;
+    this.#listeners.clear();
+    this.#held.clear();
+    await Promise.all(closing);
+    if (this.#ownsClient) await shut(this.#conn);
+  }
+
+  /** Same as {@linkcode RedisStreamQueue.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

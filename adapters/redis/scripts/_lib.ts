@@ -1,0 +1,118 @@
+/**
+ * Lua fragments shared by several scripts, and the script descriptor type.
+ * Every script takes all the keys it touches in KEYS (Cluster-safe: they
+ * share one hash tag) and reads time from the server's `TIME`.
+ *
+ * @module
+ */
+
+/** A Lua script with the number of keys it always takes first. */
+export interface LuaScript {
+  /** Short name, used in errors. */
+  readonly name: string;
+  /** Lua source. */
+  readonly source: string;
+  /**
+   * Number of fixed leading KEYS. Scripts marked `variableKeys` take more
+   * keys after these (one per unique lock), counted at call time.
+   */
+  readonly keys: number;
+  /** Whether unique-lock keys follow the fixed keys. */
+  readonly variableKeys: boolean;
+}
+
+/**
+ * `now_ms()`: server time in epoch ms. `fmt(n)`: integer to string without
+ * exponent notation.
+ */
+export const LUA_TIME = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function fmt(n)
+  return string.format('%d', n)
+end
+`;
+
+/**
+ * `owns(stream, group, consumer, id, count)`: whether `consumer` holds
+ * delivery `id` with delivery count `count` (the fencing check; XCLAIM and
+ * XACK do not check ownership themselves). A missing group counts as not owned.
+ */
+export const LUA_OWNS = `
+local function owns(stream, group, consumer, id, count)
+  local p = redis.pcall('XPENDING', stream, group, id, id, 1, consumer)
+  if type(p) ~= 'table' or p.err or #p == 0 then return false end
+  return tonumber(p[1][4]) == tonumber(count)
+end
+`;
+
+/**
+ * Unique locks. The value is `taskId\ntoken\ntakenAt\nholdFor\nttl`.
+ * `lock_parse(v)` splits it; `lock_release(key, token, now)` releases by
+ * token, keeping the lock until `takenAt + holdFor`; `lock_extend(key,
+ * token, ms)` makes the lock live at least `ms` more when the token matches.
+ */
+export const LUA_LOCK = `
+local function lock_parse(v)
+  if not v then return nil end
+  local id, tok, taken, hold, ttl = string.match(v, '^(.-)\\n(.-)\\n(%d+)\\n(%d+)\\n(%d+)$')
+  if not id then return nil end
+  return { id = id, token = tok, taken = tonumber(taken), hold = tonumber(hold), ttl = tonumber(ttl) }
+end
+local function lock_release(key, token, now)
+  local l = lock_parse(redis.call('GET', key))
+  if not l or l.token ~= token then return end
+  local rest = l.taken + l.hold - now
+  if rest > 0 then redis.call('PEXPIRE', key, fmt(rest)) else redis.call('DEL', key) end
+end
+local function lock_extend(key, token, extra)
+  local l = lock_parse(redis.call('GET', key))
+  if not l or l.token ~= token then return end
+  local want = l.ttl + (extra or 0)
+  if redis.call('PTTL', key) < want then redis.call('PEXPIRE', key, fmt(want)) end
+end
+`;
+
+/**
+ * `complete(stream, group, id, deleteOnAck)`: XACK, then XDEL unless another
+ * consumer group has not yet received or acknowledged the entry.
+ */
+export const LUA_COMPLETE = `
+local other_groups = nil
+local function id_after(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am > bm or (am == bm and as > bs)
+end
+local function needed_elsewhere(stream, group, id)
+  if other_groups == nil then
+    other_groups = {}
+    local info = redis.pcall('XINFO', 'GROUPS', stream)
+    if type(info) == 'table' and not info.err then
+      for _, g in ipairs(info) do
+        local name, last
+        for j = 1, #g, 2 do
+          if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then last = g[j + 1] end
+        end
+        if name ~= group then other_groups[#other_groups + 1] = { name, last } end
+      end
+    end
+  end
+  for _, g in ipairs(other_groups) do
+    if id_after(id, g[2]) then return true end
+    local p = redis.call('XPENDING', stream, g[1], id, id, 1)
+    if #p > 0 then return true end
+  end
+  return false
+end
+local function complete(stream, group, id, delete)
+  redis.call('XACK', stream, group, id)
+  if delete == '1' and not needed_elsewhere(stream, group, id) then
+    redis.call('XDEL', stream, id)
+  end
+end
+`;

@@ -1,0 +1,58 @@
+import { LUA_TIME, type LuaScript } from "./_lib.ts";
+
+/**
+ * Add a batch of tasks, each atomically with its unique lock.
+ *
+ * KEYS: 1 stream, 2 delayed set, then one key per unique lock.
+ * ARGV: 1 delayed-added channel, 2 task count, then per task:
+ * delay, lockIndex (0: none, else index into KEYS), token, holdFor, ttl,
+ * dispatchedAt ("" = server now), field count, fields...
+ * Returns one string per task: "+" added, or "-<existing task id>" refused.
+ */
+export const addScript: LuaScript = {
+  name: "add",
+  keys: 2,
+  variableKeys: true,
+  source: LUA_TIME + `
+local now = now_ms()
+local out = {}
+local i = 3
+local first_due = nil
+for t = 1, tonumber(ARGV[2]) do
+  local delay = tonumber(ARGV[i])
+  local lock = tonumber(ARGV[i + 1])
+  local token, hold, ttl, dat = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local nf = tonumber(ARGV[i + 6])
+  local fields = {}
+  for k = 1, nf do fields[k] = ARGV[i + 6 + k] end
+  i = i + 7 + nf
+  local accepted = true
+  if lock > 0 then
+    local value = fields[2] .. '\\n' .. token .. '\\n' .. fmt(now) .. '\\n' .. hold .. '\\n' .. ttl
+    if not redis.call('SET', KEYS[lock], value, 'NX', 'PX', ttl) then
+      local held = redis.call('GET', KEYS[lock])
+      out[t] = '-' .. ((held and string.match(held, '^(.-)\\n')) or '')
+      accepted = false
+    end
+  end
+  if accepted then
+    if dat == '' then dat = fmt(now) end
+    fields[#fields + 1] = 'dat'
+    fields[#fields + 1] = dat
+    fields[#fields + 1] = 'rat'
+    if delay > 0 then
+      local due = now + delay
+      fields[#fields + 1] = fmt(due)
+      redis.call('ZADD', KEYS[2], fmt(due), cjson.encode(fields))
+      if first_due == nil or due < first_due then first_due = due end
+    else
+      fields[#fields + 1] = fmt(now)
+      redis.call('XADD', KEYS[1], '*', unpack(fields))
+    end
+    out[t] = '+'
+  end
+end
+if first_due then redis.call('PUBLISH', ARGV[1], fmt(first_due)) end
+return out
+`,
+};

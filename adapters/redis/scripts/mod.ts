@@ -1,0 +1,18 @@
+/**
+ * The Lua scripts of the Redis transport, one per file.
+ *
+ * @module
+ */
+export type { LuaScript } from "./_lib.ts";
+export { addScript } from "./add.ts";
+export { ackScript } from "./ack.ts";
+export { heartbeatScript } from "./heartbeat.ts";
+export { reclaimScript } from "./reclaim.ts";
+export { retryScript } from "./retry.ts";
+export { deadLetterScript } from "./dead_letter.ts";
+export { promoteScript } from "./promote.ts";
+export { replayDeadLetterScript } from "./replay_dead_letter.ts";
+export { countsScript } from "./counts.ts";
+export { removeConsumerScript } from "./remove_consumer.ts";
+export { recordStatsScript } from "./record_stats.ts";
+export { listInstancesScript, registerInstanceScript, unregisterInstanceScript } from "./instances.ts";

@@ -1,0 +1,61 @@
+import type { LuaScript } from "./_lib.ts";
+
+/**
+ * Take over deliveries idle past their own reservation. Scans the group's
+ * pending list from a cursor (XPENDING ... IDLE min, exclusive start), reads
+ * each candidate's `rt` field and claims it with XCLAIM using that entry's
+ * reservation as min-idle (re-checked atomically; increments the delivery
+ * count). Pending ids whose entry no longer exists are acknowledged away and
+ * reported as lost.
+ *
+ * XAUTOCLAIM is not used: it takes every entry idle past one threshold, so
+ * tasks with a longer reservation than the smallest one would be stolen
+ * from healthy workers.
+ *
+ * KEYS: 1 stream.
+ * ARGV: 1 group, 2 consumer, 3 cursor ("-" or an id, exclusive), 4 count,
+ * 5 scan limit, 6 min idle ms, 7 reservation ms for entries without `rt`.
+ * Returns { next cursor ("-" when the scan wrapped), claimed, lost } where
+ * claimed is a list of { id, fields, deliveryCount }; or { "NOGROUP" }.
+ */
+export const reclaimScript: LuaScript = {
+  name: "reclaim",
+  keys: 1,
+  variableKeys: false,
+  source: `
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local start = ARGV[3]
+if start ~= '-' then start = '(' .. start end
+local want, scan = tonumber(ARGV[4]), tonumber(ARGV[5])
+local pending = redis.pcall('XPENDING', stream, group, 'IDLE', tonumber(ARGV[6]), start, '+', scan)
+if type(pending) ~= 'table' or pending.err then return { 'NOGROUP' } end
+local claimed, lost = {}, {}
+local cursor = '-'
+for _, p in ipairs(pending) do
+  if #claimed >= want then break end
+  local id, idle, count = p[1], tonumber(p[3]), tonumber(p[4])
+  cursor = id
+  local e = redis.call('XRANGE', stream, id, id)
+  if #e == 0 then
+    redis.call('XACK', stream, group, id)
+    lost[#lost + 1] = id
+  else
+    local fields = e[1][2]
+    local rt = nil
+    for j = 1, #fields, 2 do
+      if fields[j] == 'rt' then rt = tonumber(fields[j + 1]) end
+    end
+    if rt == nil or rt < 0 then rt = tonumber(ARGV[7]) end
+    rt = math.floor(rt)
+    if idle >= rt then
+      local c = redis.call('XCLAIM', stream, group, consumer, rt, id)
+      if #c > 0 and c[1] then
+        claimed[#claimed + 1] = { id, c[1][2], count + 1 }
+      end
+    end
+  end
+end
+if #pending < scan and #claimed < want then cursor = '-' end
+return { cursor, claimed, lost }
+`,
+};

@@ -1,0 +1,28 @@
+import type { LuaScript } from "./_lib.ts";
+
+/**
+ * Delete a consumer from its group only when it owns no delivery (a
+ * consumer deleted with pending entries would lose them for good).
+ *
+ * KEYS: 1 stream. ARGV: 1 group, 2 consumer.
+ * Returns 1 when removed or absent, 0 when it still owns deliveries.
+ */
+export const removeConsumerScript: LuaScript = {
+  name: "removeConsumer",
+  keys: 1,
+  variableKeys: false,
+  source: `
+local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(info) ~= 'table' or info.err then return 1 end
+for _, c in ipairs(info) do
+  local f = {}
+  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+  if f['name'] == ARGV[2] then
+    if tonumber(f['pending']) > 0 then return 0 end
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+    return 1
+  end
+end
+return 1
+`,
+};

@@ -1,0 +1,39 @@
+import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+
+/**
+ * Complete a delivery and schedule its task again, in one step, only if the
+ * consumer still owns it. The task keeps its id, dispatchedAt and unique
+ * lock (whose backstop TTL is extended past the delay).
+ *
+ * KEYS: 1 stream, 2 delayed set, 3 unique lock key (optional).
+ * ARGV: 1 group, 2 consumer, 3 delivery id, 4 delivery count, 5 delay ms,
+ * 6 delayed-added channel, 7 deleteOnAck, 8 lock token, then the new
+ * entry's fields (without `rat`, which is set here).
+ * Returns 1, or 0 when refused.
+ */
+export const retryScript: LuaScript = {
+  name: "retry",
+  keys: 2,
+  variableKeys: true,
+  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
+local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
+local now = now_ms()
+local delay = tonumber(ARGV[5])
+complete(stream, group, id, ARGV[7])
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = 'rat'
+if delay > 0 then
+  local due = now + delay
+  fields[#fields + 1] = fmt(due)
+  redis.call('ZADD', KEYS[2], fmt(due), cjson.encode(fields))
+  redis.call('PUBLISH', ARGV[6], fmt(due))
+else
+  fields[#fields + 1] = fmt(now)
+  redis.call('XADD', stream, '*', unpack(fields))
+end
+if KEYS[3] then lock_extend(KEYS[3], ARGV[8], delay) end
+return 1
+`,
+};

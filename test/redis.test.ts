@@ -1,0 +1,330 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createClient } from "@redis/client";
+import { testMessageQueue } from "./conformance/mod.ts";
+import { RedisStreamQueue, redactRedisUrl } from "../adapters/redis/mod.ts";
+import type { RedisClientLike } from "../adapters/redis/mod.ts";
+import type { Logger } from "../src/logger.ts";
+import type { NewTask } from "../src/queue.ts";
+import { redisCli, type RedisServer, startRedis } from "./_redis.ts";
+
+type Client = ReturnType<typeof createClient>;
+
+let server: RedisServer;
+let admin: Client;
+let serial = 0;
+
+before(async () => {
+  server = await startRedis();
+  admin = createClient({ url: server.url });
+  await admin.connect();
+});
+
+after(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+function freshPrefix(): string {
+  return `t${process.pid}-${++serial}`;
+}
+
+async function connected(): Promise<Client> {
+  const client = createClient({ url: server.url });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+testMessageQueue("RedisStreamQueue", async () => {
+  const client = await connected();
+  const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "conformance" });
+  return {
+    queue,
+    async injectMalformed() {
+      await client.sendCommand(["XADD", queue.keys.stream, "*", "foo", "bar"]);
+    },
+    async deleteEntry(deliveryId: string) {
+      await client.sendCommand(["XDEL", queue.keys.stream, deliveryId]);
+    },
+    async cleanup() {
+      await client.close();
+    },
+  };
+});
+
+function task(n: number, overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    id: `task-${n}`,
+    name: "job",
+    body: JSON.stringify({ n }),
+    attempt: 0,
+    reservationTimeout: 5_000,
+    ...overrides,
+  };
+}
+
+function recordingLogger(): Logger & { lines: Array<[string, string]> } {
+  const lines: Array<[string, string]> = [];
+  return {
+    lines,
+    debug: (m) => lines.push(["debug", m]),
+    info: (m) => lines.push(["info", m]),
+    warn: (m) => lines.push(["warn", m]),
+    error: (m) => lines.push(["error", m]),
+  };
+}
+
+describe("RedisStreamQueue on Redis", () => {
+  it("of 20 producers on separate connections adding the same unique key, exactly one is accepted", async () => {
+    const prefix = freshPrefix();
+    const clients = await Promise.all(Array.from({ length: 20 }, () => connected()));
+    try {
+      const queues = clients.map((c) => new RedisStreamQueue(c, { prefix, queue: "race" }));
+      await queues[0].init("g");
+      const results = await Promise.all(
+        queues.map((q, i) =>
+          q.add([task(i, { unique: { key: "job:same", token: `tok-${i}`, holdFor: 0, ttl: 60_000 } })])
+        ),
+      );
+      const accepted = results.filter(([r]) => r.ok);
+      assert.equal(accepted.length, 1);
+      const winner = accepted[0][0] as { ok: true; id: string };
+      for (const [r] of results) {
+        if (!r.ok) assert.equal(r.existingId, winner.id);
+      }
+      assert.equal((await queues[0].counts("g")).waiting, 1);
+      await Promise.all(queues.map((q) => q.close()));
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+
+  it("a task added with delay 200 is received within a few ms of its due time", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "delay" });
+    try {
+      await queue.init("g");
+      // Promoter as the engine runs it: sleep until the next due time, woken early by announcements.
+      let stop = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake: () => void = () => {};
+      const promoter = (async () => {
+        while (!stop) {
+          const { nextDueAt, now } = await queue.promote();
+          const wait = nextDueAt === null ? 1_000 : Math.max(0, nextDueAt - now);
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, wait);
+          });
+          clearTimeout(timer);
+        }
+      })();
+      const unsubscribe = queue.onDelayedAdded(() => wake());
+      await new Promise((r) => setTimeout(r, 100)); // subscription in place
+      const lateness: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [added] = await queue.add([task(i, { delay: 200 })]);
+        assert.ok(added.ok);
+        const [d] = await queue.receive({ group: "g", name: "c" }, { count: 1, block: 2_000 });
+        assert.ok(d, "delayed task was not delivered");
+        // Same host: the server's clock is this process's clock.
+        lateness.push(Date.now() - d.readyAt);
+        assert.deepEqual(await queue.ack({ group: "g", name: "c" }, [d]), [true]);
+      }
+      console.log(`delayed task lateness (receive time - due time), ms: ${lateness.join(", ")}`);
+      for (const late of lateness) assert.ok(late < 50, `task became ready ${late} ms after its due time`);
+      stop = true;
+      wake();
+      unsubscribe();
+      await promoter;
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("keeps exactly the documented keys, and nothing but the stream and stats after a drain", async () => {
+    const client = await connected();
+    const prefix = freshPrefix();
+    const queue = new RedisStreamQueue(client, { prefix, queue: "layout" });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([
+        task(1, { unique: { key: "job:1", token: "t1", holdFor: 0, ttl: 60_000 } }),
+        task(2),
+        task(3, { delay: 60_000 }),
+      ]);
+      await queue.registerInstance({ id: "i1", host: "h", pid: 1, workers: 1, busy: 0, startedAt: 0 }, 60_000);
+      await queue.claimOnce("hook", 60_000);
+      await queue.setPaused(true);
+      const got = await queue.receive(c, { count: 10, block: 0 });
+      assert.equal(got.length, 2);
+      await queue.deadLetter(c, got[1], "max-retries", { name: "Error", message: "boom" });
+      await queue.recordStats({
+        tasks: { job: { completed: 1, failed: 0, retried: 0, dead: 0, runTimeSum: 3, runTime: [1], waitTimeSum: 0, waitTime: [] } },
+      });
+      const tag = `{${prefix}:layout}`;
+      const keys = redisCli(server, "--scan", "--pattern", `${tag}*`).split("\n").filter(Boolean).sort();
+      assert.deepEqual(keys, [
+        `${tag}:dead`,
+        `${tag}:delayed`,
+        `${tag}:instance-info`,
+        `${tag}:instances`,
+        `${tag}:once:hook`,
+        `${tag}:paused`,
+        `${tag}:stats`,
+        `${tag}:stream`,
+        `${tag}:unique:job:1`,
+      ]);
+      // Drain: complete everything, empty the dead letters, unregister, resume.
+      assert.deepEqual(await queue.ack(c, [got[0]]), [true]);
+      await client.sendCommand(["DEL", queue.keys.delayed]);
+      const [dl] = (await queue.listDeadLetters({ limit: 10 })).items;
+      assert.ok(await queue.deleteDeadLetter(dl.deadLetterId));
+      await queue.unregisterInstance("i1");
+      await queue.setPaused(false);
+      await client.sendCommand(["DEL", queue.keys.once("hook")]);
+      const left = redisCli(server, "--scan", "--pattern", `${tag}*`).split("\n").filter(Boolean).sort();
+      assert.deepEqual(left, [`${tag}:dead`, `${tag}:stats`, `${tag}:stream`]);
+      assert.equal(Number(await client.sendCommand(["XLEN", queue.keys.stream])), 0);
+      assert.equal(Number(await client.sendCommand(["XLEN", queue.keys.dead])), 0);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("recovers from a deleted stream: recreates the group, reports it, keeps consuming", async () => {
+    const client = await connected();
+    const logger = recordingLogger();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "nogroup", logger });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1)]);
+      const [d] = await queue.receive(c, { count: 1, block: 0 });
+      await client.sendCommand(["DEL", queue.keys.stream]);
+      // The in-flight delivery is gone: its ack is refused, its heartbeat reports it lost.
+      assert.deepEqual(await queue.heartbeat(c, [d]), [d.deliveryId]);
+      assert.deepEqual(await queue.ack(c, [d]), [false]);
+      assert.deepEqual(await queue.reclaim(c, 10), { deliveries: [], lost: [] });
+      // A blocked reader survives the deletion too.
+      const blocked = queue.receive(c, { count: 1, block: 3_000 });
+      await new Promise((r) => setTimeout(r, 100));
+      await queue.add([task(2)]);
+      const got = await blocked;
+      const again = got.length ? got : await queue.receive(c, { count: 1, block: 2_000 });
+      assert.equal(again[0]?.id, "task-2");
+      assert.ok(logger.lines.some(([level, m]) => level === "error" && m.includes("consumer group missing")));
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("a blocked receive interrupted by DEL of the stream recreates the group and keeps waiting", async () => {
+    const client = await connected();
+    const logger = recordingLogger();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "unblocked", logger });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      const blocked = queue.receive(c, { count: 1, block: 2_000 });
+      await new Promise((r) => setTimeout(r, 200));
+      await client.sendCommand(["DEL", queue.keys.stream]);
+      await new Promise((r) => setTimeout(r, 200));
+      await queue.add([task(7)]);
+      const got = await blocked;
+      assert.equal(got[0]?.id, "task-7");
+      assert.ok(logger.lines.some(([level]) => level === "error"));
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("warns when maxmemory-policy is not noeviction, and not when it is", async () => {
+    const client = await connected();
+    const logger = recordingLogger();
+    try {
+      await client.sendCommand(["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+      const q1 = new RedisStreamQueue(client, { prefix: freshPrefix(), logger });
+      await q1.init("g");
+      await q1.close();
+      assert.ok(logger.lines.some(([level, m]) => level === "warn" && m.includes("allkeys-lru")));
+      logger.lines.length = 0;
+      await client.sendCommand(["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+      const q2 = new RedisStreamQueue(client, { prefix: freshPrefix(), logger });
+      await q2.init("g");
+      await q2.close();
+      assert.deepEqual(logger.lines.filter(([level]) => level === "warn"), []);
+    } finally {
+      await client.sendCommand(["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+      await client.close();
+    }
+  });
+
+  it("refuses a server older than 7.0 with a clear error", async () => {
+    const client = await connected();
+    // A client whose INFO reports an old server, everything else real.
+    const old = Object.create(client) as Client;
+    (old as unknown as { sendCommand: unknown }).sendCommand = (args: string[], opts?: unknown) =>
+      args[0] === "INFO" && args[1] === "server"
+        ? Promise.resolve("# Server\r\nredis_version:6.2.14\r\n")
+        : client.sendCommand(args, opts as never);
+    const queue = new RedisStreamQueue(old as unknown as RedisClientLike, { prefix: freshPrefix() });
+    try {
+      await assert.rejects(queue.init("g"), /needs Redis >= 7\.0.*6\.2/);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("heartbeat with XCLAIM JUSTID keeps the delivery count and resets idle time", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix() });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1, { reservationTimeout: 300 })]);
+      const [d] = await queue.receive(c, { count: 1, block: 0 });
+      await new Promise((r) => setTimeout(r, 150));
+      assert.deepEqual(await queue.heartbeat(c, [d]), []);
+      const [[, owner, idle, count]] = (await client.sendCommand([
+        "XPENDING", queue.keys.stream, "g", "-", "+", "10",
+      ])) as Array<[string, string, number, number]>;
+      assert.equal(owner, "c");
+      assert.equal(Number(count), 1);
+      assert.ok(Number(idle) < 100, `idle ${idle} ms after heartbeat`);
+      assert.deepEqual(await queue.ack(c, [d]), [true]);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("processInfo names this host and process", () => {
+    const queue = new RedisStreamQueue(admin as unknown as RedisClientLike);
+    const info = queue.processInfo();
+    assert.equal(info.pid, process.pid);
+    assert.ok(info.host.length > 0);
+  });
+
+  it("never shows the Redis password in a connection error", async () => {
+    const url = "redis://user:s3cret-pw@127.0.0.1:1/0";
+    assert.equal(redactRedisUrl(url), "redis://user:***@127.0.0.1:1/0");
+    await assert.rejects(RedisStreamQueue.connect(url), (error: Error) => {
+      assert.ok(!error.message.includes("s3cret-pw"), error.message);
+      assert.match(error.message, /user:\*\*\*@127\.0\.0\.1:1/);
+      return true;
+    });
+  });
+
+  it("rejects a prefix or queue name that would break the hash tag", () => {
+    assert.throws(() => new RedisStreamQueue(admin as unknown as RedisClientLike, { queue: "a}b" }), /'queue'.*"a}b"/);
+    assert.throws(() => new RedisStreamQueue(admin as unknown as RedisClientLike, { prefix: "" }), /'prefix'/);
+  });
+});
