@@ -14,7 +14,7 @@ import { createMonitor } from "../adapters/hono/mod.ts";
 import { type Fixture, startFixture, waitFor } from "./_monitor_fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = ".ci/artifacts";
+const ARTIFACTS = process.env.TASKRUNNER_ARTIFACTS_DIR || ".ci/artifacts";
 const XSS = `<img src=x onerror="window.__xss=1">`;
 
 interface Served {
