@@ -8,7 +8,8 @@ import type { Logger } from "../src/logger.ts";
 import type { NewTask } from "../src/queue.ts";
 import { redisCli, type RedisServer, startRedis } from "./_redis.ts";
 
-type Client = ReturnType<typeof createClient>;
+const newClient = (url: string) => createClient({ url });
+type Client = ReturnType<typeof newClient>;
 
 let server: RedisServer;
 let admin: Client;
@@ -16,7 +17,7 @@ let serial = 0;
 
 before(async () => {
   server = await startRedis();
-  admin = createClient({ url: server.url });
+  admin = newClient(server.url);
   await admin.connect();
 });
 
@@ -30,7 +31,7 @@ function freshPrefix(): string {
 }
 
 async function connected(): Promise<Client> {
-  const client = createClient({ url: server.url });
+  const client = newClient(server.url);
   client.on("error", () => {});
   await client.connect();
   return client;
