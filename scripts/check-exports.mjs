@@ -127,9 +127,10 @@ if (built && problems.length === 0) {
       tsc, "--noEmit", "--strict", "--skipLibCheck", "false", "--target", "ES2022", "--lib", "ES2023,DOM",
       "--module", resolution[0], "--moduleResolution", resolution[1], "--types", "node",
       "--typeRoots", join(root, "node_modules", "@types"), join(consumer, "index.ts"),
-    ], { cwd: consumer, encoding: "utf8" });
+    ], { cwd: consumer, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     if (r.status !== 0) {
-      problem(`a consumer with moduleResolution ${resolution[1]} does not type-check against dist/:\n${(r.stdout + r.stderr).trim()}`);
+      const out = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`.trim();
+      problem(`a consumer with moduleResolution ${resolution[1]} does not type-check against dist/:\n${out}`);
     }
   }
 }
