@@ -156,9 +156,15 @@ export class Fleet {
     return (await this.deadLetters()).map((d) => ({ id: d.id, reason: d.reason }));
   }
 
-  /** Ids the workers reported lost (runner `lost` events). */
+  /**
+   * Ids the workers reported lost because their stored entry vanished
+   * (runner `lost` events with reason `entry-missing`; a lost reservation
+   * is not a lost task).
+   */
   lostIds(): string[] {
-    return this.records().flatMap((r) => (r.ev === "runner" && r.name === "lost" && r.id ? [r.id] : []));
+    return this.records().flatMap((r) =>
+      r.ev === "runner" && r.name === "lost" && r.detail === "entry-missing" && r.id ? [r.id] : []
+    );
   }
 
   /** `fatal` records of every worker (uncaught errors, unhandled rejections). */

@@ -35,6 +35,8 @@ export interface Outcome {
    * A crash or a lost reservation makes one; a retry after a failure does not.
    */
   duplicates: number;
+  /** Task ids with a re-executed attempt. */
+  duplicateIds: string[];
   /** Successful ends beyond the first, per id. */
   duplicateCompletions: number;
   /** Failed-handler calls per id. */
@@ -92,7 +94,11 @@ export function analyse(
     }
   }
   let duplicates = 0;
-  for (const n of startsByAttempt.values()) duplicates += n - 1;
+  const duplicateIds = new Set<string>();
+  for (const [key, n] of startsByAttempt) {
+    duplicates += n - 1;
+    if (n > 1) duplicateIds.add(key.slice(0, key.lastIndexOf("#")));
+  }
   const deadMap = new Map(dead.map((d) => [d.id, d.reason]));
   const lostSet = new Set(lost);
   const missing: string[] = [];
@@ -113,6 +119,7 @@ export function analyse(
     missing,
     lost: lostSet,
     duplicates,
+    duplicateIds: [...duplicateIds],
     duplicateCompletions: okEnds - completed.size,
     failedHandler,
     failedHandlerWrong,
@@ -144,10 +151,22 @@ export function assertFailedHandlerExactlyOnce(outcome: Outcome): void {
   assert.equal(outcome.startsAfterFailure, 0, "a task ran again after its failed handler");
 }
 
-/** Dn: duplicates bounded by `bound` (in flight at the fault × faults). */
-export function assertDuplicatesAtMost(outcome: Outcome, bound: number): void {
-  assert.ok(
-    outcome.duplicates <= bound,
-    `duplicates ${outcome.duplicates} exceed the bound ${bound} (what was in flight)`,
+/**
+ * Dn: duplicates bounded by `bound` (in flight at the fault × faults). On
+ * failure the message shows each duplicated task's runs relative to `t0`.
+ */
+export function assertDuplicatesAtMost(
+  outcome: Outcome,
+  bound: number,
+  records: readonly WorkerRecord[] = [],
+  t0 = 0,
+): void {
+  if (outcome.duplicates <= bound) return;
+  const detail = outcome.duplicateIds.slice(0, 12).map((id) =>
+    `${id.slice(0, 8)}: ` + records
+      .filter((r) => (r.ev === "start" || r.ev === "end" || r.ev === "ack") && (r.ev === "ack" ? r.results.some((x) => x.id === id) : r.id === id))
+      .map((r) => `${r.label ?? r.pid}/${r.ev}${r.ev === "ack" ? (r.results.find((x) => x.id === id)!.ok ? "+" : "-") : ""}@${r.t - t0}`)
+      .join(" ")
   );
+  assert.fail(`duplicates ${outcome.duplicates} exceed the bound ${bound} (what was in flight)\n${detail.join("\n")}`);
 }

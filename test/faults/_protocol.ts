@@ -115,6 +115,7 @@ export type WorkerRecord =
   | Base & { ev: "start"; id: string; name: string; attempt: number; i: number }
   | Base & { ev: "end"; id: string; name: string; attempt: number; i: number; ok: boolean; error?: string; aborted: boolean }
   | Base & { ev: "failed-handler"; id: string; name: string; attempt?: number; reason?: string; error?: string }
+  | Base & { ev: "received"; ids: string[]; reclaimed: boolean }
   | Base & { ev: "acking"; ids: string[] }
   | Base & { ev: "failing"; id: string; op: "retry" | "deadLetter"; when: "before" | "after"; ok?: boolean }
   | Base & { ev: "ack"; results: { id: string; ok: boolean }[] }
@@ -122,11 +123,14 @@ export type WorkerRecord =
   | Base & { ev: "runner"; name: string; id?: string; detail?: string }
   | Base & { ev: "dispatched"; ids: string[]; keys: string[]; errors: string[]; tag?: string }
   | Base & { ev: "stopped"; ms: number }
-  | Base & { ev: "fatal"; message: string };
+  | Base & { ev: "fatal"; message: string }
+  | Base & { ev: "mem"; rss: number; heapUsed: number; loopDelayP99: number };
 
 /** A line written by the parent on a worker's stdin. */
 export type WorkerCommand =
   /** Graceful stop; the worker writes `stopped` and exits 0. */
   | { cmd: "stop" }
+  /** Report memory and event-loop delay; the worker writes `mem`. */
+  | { cmd: "mem" }
   /** Dispatch payloads of task `name`; the worker writes `dispatched`. */
   | { cmd: "dispatch"; name: string; payloads: WorkPayload[]; tag?: string };

@@ -11,14 +11,16 @@ export function range(n: number): number[] {
 }
 
 /**
- * Executions on `worker` that started and were not acked (ack refused or
- * never sent): what a crash of this worker puts back in play. Maps task id
- * to the attempt it was running.
+ * Deliveries `worker` received (or reclaimed) and did not get acked (ack
+ * refused or never sent): what a crash of this worker puts back in play.
+ * Maps task id to the attempt it was running (-1: received, not started).
  */
 export function unacked(worker: WorkerProcess): Map<string, number> {
   const open = new Map<string, number>();
   for (const r of worker.records) {
-    if (r.ev === "start") {
+    if (r.ev === "received") {
+      for (const id of r.ids) if (!open.has(id)) open.set(id, -1);
+    } else if (r.ev === "start") {
       open.set(r.id, r.attempt);
     } else if (r.ev === "ack") {
       for (const a of r.results) if (a.ok) open.delete(a.id);
@@ -35,4 +37,9 @@ export function starts(worker: WorkerProcess): number {
 /** Format milliseconds for a figure line. */
 export function ms(n: number): string {
   return Number.isFinite(n) ? `${Math.round(n)}ms` : "n/a";
+}
+
+/** Like {@linkcode unacked}, but only executions that started (ran a handler). */
+export function unackedStarts(worker: WorkerProcess): Map<string, number> {
+  return new Map([...unacked(worker)].filter(([, attempt]) => attempt >= 0));
 }

@@ -159,8 +159,9 @@ async function action(payload: WorkPayload, ctx: Ctx): Promise<unknown> {
 /** Wrap the queue to see acks and heartbeats, and to hold acks on request. */
 function observed(queue: MessageQueue): MessageQueue {
   const taskOf = new Map<string, string>();
-  const remember = (ds: { deliveryId: string; id: string }[]): void => {
+  const remember = (ds: { deliveryId: string; id: string }[], reclaimed: boolean): void => {
     for (const d of ds) taskOf.set(d.deliveryId, d.id);
+    if (ds.length > 0) emit({ ev: "received", ids: ds.map((d) => d.id), reclaimed });
   };
   return new Proxy(queue, {
     get(target, prop, receiver) {
@@ -169,14 +170,14 @@ function observed(queue: MessageQueue): MessageQueue {
       if (prop === "receive") {
         return async (...args: unknown[]) => {
           const out = await (value as (...a: unknown[]) => Promise<{ deliveryId: string; id: string }[]>).apply(target, args);
-          remember(out);
+          remember(out, false);
           return out;
         };
       }
       if (prop === "reclaim") {
         return async (...args: unknown[]) => {
           const out = await (value as (...a: unknown[]) => Promise<{ deliveries: { deliveryId: string; id: string }[] }>).apply(target, args);
-          remember(out.deliveries);
+          remember(out.deliveries, true);
           return out;
         };
       }
@@ -223,10 +224,13 @@ const log = (level: string) => (msg: string, fields?: Record<string, unknown>): 
   }
 };
 
+const logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 const client = createClient({ url: config.redisUrl });
 client.on("error", () => {/* reconnects are expected under faults */});
 await client.connect();
-const queue = observed(new RedisStreamQueue(client, { prefix: config.prefix, queue: config.queue }) as unknown as MessageQueue);
+const queue = observed(
+  new RedisStreamQueue(client, { prefix: config.prefix, queue: config.queue, logger }) as unknown as MessageQueue,
+);
 
 const runner = new TaskRunner(queue, {
   consumerGroup: config.group,
@@ -235,7 +239,7 @@ const runner = new TaskRunner(queue, {
   shutdownTimeout: config.shutdownTimeout ?? 2_000,
   ...(config.maxDeliveries ? { maxDeliveries: config.maxDeliveries } : {}),
   ...(config.maxPayloadBytes ? { maxPayloadBytes: config.maxPayloadBytes } : {}),
-  logger: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+  logger,
   failedTaskHandler: async (task: { id: string; name: string; attempt?: number; reason?: string; error?: unknown }, error?: unknown) => {
     emit({
       ev: "failed-handler",
@@ -273,7 +277,7 @@ for (const name of ["dead", "reclaimed", "lost", "error", "retrying"]) {
       ev: "runner",
       name,
       id: e?.id ?? e?.task?.id,
-      detail: message(e?.error ?? e?.reason ?? "").slice(0, 300),
+      detail: (e?.reason ?? message(e?.error ?? e ?? "")).slice(0, 300),
     });
   }) as never);
 }
@@ -294,8 +298,22 @@ async function stop(): Promise<void> {
 }
 process.on("SIGTERM", () => void stop());
 
+// Event-loop delay, where the runtime provides the histogram (Node, Bun).
+let loopDelay: { percentile(p: number): number } | null = null;
+try {
+  const { monitorEventLoopDelay } = await import("node:perf_hooks");
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  loopDelay = h;
+} catch { /* not available on this runtime */ }
+
 async function command(cmd: WorkerCommand): Promise<void> {
   if (cmd.cmd === "stop") return stop();
+  if (cmd.cmd === "mem") {
+    const m = process.memoryUsage();
+    emit({ ev: "mem", rss: m.rss, heapUsed: m.heapUsed, loopDelayP99: loopDelay ? loopDelay.percentile(99) / 1e6 : NaN });
+    return;
+  }
   if (cmd.cmd === "dispatch") {
     const ids: string[] = [];
     const keys: string[] = [];

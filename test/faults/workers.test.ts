@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RedisProcess, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
 import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range, unacked } from "./_util.ts";
+import { ms, range, unackedStarts } from "./_util.ts";
 
 const RESERVATION = 400;
 
@@ -44,7 +44,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
         await victim.kill();
         const ended = victim.of("end").filter((r) => r.ok).length;
         assert.ok(ended >= 1, "the handler had resolved before the kill");
-        unackedAtKills += unacked(victim).size;
+        unackedAtKills += unackedStarts(victim).size;
         victims.push(victim);
       }
       const survivor = await fleet.spawn({ numWorkers: 4, label: "survivor" });
