@@ -164,6 +164,8 @@ export class MemoryQueue implements MessageQueue {
   #paused = false;
 
   /**
+   * Create an empty queue.
+   *
    * @param options Clock and name; see {@linkcode MemoryQueueOptions}.
    */
   constructor(options: MemoryQueueOptions = {}) {

@@ -4,6 +4,9 @@ import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta 
 import type { Spec } from "./_delivery_specs.ts";
 import { assertNear, DELAY, GROUP, MARGIN, RESERVATION, realSleep, type SuiteContext } from "./_fixture.ts";
 
+/** Real time given to a new `onDelayedAdded` subscription to become active, in ms. */
+const SUBSCRIBE_GRACE = 300;
+
 const ids = (items: readonly { id: string }[]): string[] => items.map((d) => d.id);
 const failure = (message: string): { name: string; message: string; stack: string } => ({
   name: "Error",
@@ -244,6 +247,8 @@ export function storeSpecs(spec: Spec): void {
       const seen: number[] = [];
       const unsubscribe = t.queue.onDelayedAdded((dueAt) => seen.push(dueAt));
       try {
+        // A subscription may take a moment to become active (a pub/sub round trip).
+        await realSleep(SUBSCRIBE_GRACE);
         const addedAt = t.now();
         await t.queue.add([t.task({ delay: DELAY })]);
         for (let i = 0; i < 100 && seen.length === 0; i++) await realSleep(20);
@@ -253,7 +258,7 @@ export function storeSpecs(spec: Spec): void {
         unsubscribe();
       }
       await t.queue.add([t.task({ delay: DELAY })]);
-      await realSleep(100);
+      await realSleep(SUBSCRIBE_GRACE);
       assert.equal(seen.length, 1, "no call after unsubscribing");
     });
 

@@ -22,7 +22,11 @@ export class ManualClock implements Clock {
   #timers: Timer[] = [];
   #nextId = 1;
 
-  /** @param start Initial time, epoch milliseconds. @default 1_767_225_600_000 */
+  /**
+   * Create a clock stopped at `start`.
+   *
+   * @param start Initial time, epoch milliseconds. @default 1_767_225_600_000
+   */
   constructor(start: number = 1_767_225_600_000) {
     this.#now = start;
   }
