@@ -1157,6 +1157,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Wait for `promise`, at most `ms` on the runner clock. */
   async #within(promise: Promise<unknown>, ms: number): Promise<void> {
+    if (ms <= 0) return;
     let timer: unknown = null;
     const timeout = new Promise<void>((resolve) => {
       timer = this.#clock.setTimeout(resolve, ms);

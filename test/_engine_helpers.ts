@@ -51,7 +51,7 @@ export function engine(
   const clock = shared?.clock ?? new ManualClock();
   const queue = shared?.queue ?? new MemoryQueue({ clock });
   const { transport, calls } = spy(queue, overrides);
-  const runner = new TaskRunner(transport, { clock, consumerGroup: "test", ...config });
+  const runner = new TaskRunner(transport, { clock, consumerGroup: "test", shutdownTimeout: 1_000, ...config });
   return { clock, queue, runner, transport, calls };
 }
 
@@ -79,4 +79,20 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 /** A promise that never settles. */
 export function forever(): Promise<never> {
   return new Promise<never>(() => {});
+}
+
+/**
+ * Stop runners whose clock is manual: keep time moving until each stop()
+ * resolves (grace periods and final flushes wait on the runner clock).
+ */
+export async function stopAll(fixtures: readonly EngineFixture[]): Promise<void> {
+  await Promise.all(fixtures.map(async (f) => {
+    let done = false;
+    const stopping = f.runner.stop().then(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) {
+      await tick();
+      if (!done) await f.clock.advance(500);
+    }
+    await stopping;
+  }));
 }

@@ -8,18 +8,18 @@ import {
   UnknownTaskError,
   ValidationError,
 } from "../mod.ts";
-import { engine, type EngineFixture, until } from "./_engine_helpers.ts";
+import { engine, type EngineFixture, until, stopAll } from "./_engine_helpers.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let running: TaskRunner[] = [];
+let running: EngineFixture[] = [];
 function setup(...args: Parameters<typeof engine>): EngineFixture {
   const f = engine(...args);
-  running.push(f.runner);
+  running.push(f);
   return f;
 }
 afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
+  await stopAll(running);
   running = [];
 });
 

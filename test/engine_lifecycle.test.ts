@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { RunnerStateError, ShutdownError, type TaskRunner } from "../mod.ts";
-import { deferred, engine, type EngineFixture, forever, until } from "./_engine_helpers.ts";
+import { deferred, engine, type EngineFixture, forever, until, stopAll } from "./_engine_helpers.ts";
 
-let running: TaskRunner[] = [];
+let running: EngineFixture[] = [];
 function setup(...args: Parameters<typeof engine>): EngineFixture {
   const f = engine(...args);
-  running.push(f.runner);
+  running.push(f);
   return f;
 }
 afterEach(async () => {
-  await Promise.all(running.map((r) => r.stop()));
+  await stopAll(running);
   running = [];
 });
 
