@@ -542,9 +542,9 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Dead letters, oldest first, after `cursor` (exclusive), at most `limit`.
+   * A cursor this queue never issued yields an empty page.
    *
-   * @throws {TransportError} When the queue is closed or `cursor` was not
-   *   returned by this queue.
+   * @throws {TransportError} When the queue is closed.
    */
   listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
     return this.#run(() => {
@@ -552,8 +552,8 @@ export class MemoryQueue implements MessageQueue {
       let start = 0;
       if (options.cursor !== undefined && options.cursor !== null) {
         const after = Number(options.cursor);
-        if (!Number.isInteger(after)) {
-          throw new TransportError(`Invalid dead-letter cursor: got '${options.cursor}'`);
+        if (!/^[1-9][0-9]*$/.test(options.cursor) || !Number.isSafeInteger(after)) {
+          return { items: [], nextCursor: null };
         }
         start = upperBound(order, after);
       }
@@ -979,8 +979,7 @@ export class MemoryQueue implements MessageQueue {
   }
 
   #deadRecord(deadLetterId: string): DeadRecord | undefined {
-    const seq = Number(deadLetterId);
-    return Number.isInteger(seq) ? this.#dead.get(seq) : undefined;
+    return /^[1-9][0-9]*$/.test(deadLetterId) ? this.#dead.get(Number(deadLetterId)) : undefined;
   }
 
   #removeDead(seq: number): void {

@@ -143,6 +143,14 @@ export function storeSpecs(spec: Spec): void {
       assert.deepEqual(await t.queue.listDeadLetters({ limit: 10, cursor: null }), { items, nextCursor: null });
     });
 
+    spec("a cursor the queue never issued yields an empty page", async (t) => {
+      await deadLetters(t, 1);
+      assert.deepEqual(await t.queue.listDeadLetters({ cursor: "not-a-cursor", limit: 10 }), {
+        items: [],
+        nextCursor: null,
+      });
+    });
+
     spec("gets one dead letter by id, and null for an unknown id", async (t) => {
       const [, second] = await deadLetters(t, 2);
       const { items } = await t.queue.listDeadLetters({ limit: 10 });
@@ -150,6 +158,8 @@ export function storeSpecs(spec: Spec): void {
       assert.deepEqual(letter, items[1]);
       assert.equal(letter?.id, second.id);
       assert.equal(await t.queue.getDeadLetter("999999999-0"), null);
+      assert.equal(await t.queue.getDeadLetter("999999999"), null);
+      assert.equal(await t.queue.getDeadLetter("not-an-id"), null);
     });
 
     spec("replays a dead letter: gone from the store, ready at once with attempt 0 and the same id", async (t) => {
@@ -373,6 +383,11 @@ export function storeSpecs(spec: Spec): void {
       assert.equal((await t.queue.counts(GROUP)).consumers, 1);
       assert.deepEqual(await t.queue.ack(t.c1, got), [true]);
       assert.equal(await t.queue.removeConsumer(t.c1), true);
+      assert.equal((await t.queue.counts(GROUP)).consumers, 0);
+    });
+
+    spec("removing a consumer that was never registered succeeds", async (t) => {
+      assert.equal(await t.queue.removeConsumer({ group: GROUP, name: "never-seen" }), true);
       assert.equal((await t.queue.counts(GROUP)).consumers, 0);
     });
 
