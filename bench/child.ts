@@ -35,6 +35,8 @@ export interface ChildSpec {
   concurrency?: number;
   /** Delayed tasks: spread of due times, ms. */
   spreadMs?: number;
+  /** Node only: write a CPU profile of the measured window into this directory. */
+  cpuProfDir?: string;
 }
 
 const spec = JSON.parse(process.argv[process.argv.length - 1]) as ChildSpec;
@@ -72,6 +74,38 @@ rl.on("line", (line: string) => {
     w();
   } else for (const c of commands) c(cmd);
 });
+
+// CPU time of this process over the measured window, and an optional V8 CPU
+// profile of that window only (startup and module loading excluded).
+let cpuAtGo: { user: number; system: number } | null = null;
+// deno-lint-ignore no-explicit-any
+let profiler: any = null;
+
+async function beginWindow(): Promise<void> {
+  if (spec.cpuProfDir) {
+    const inspector = await import("node:inspector/promises");
+    profiler = new inspector.Session();
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.setSamplingInterval", { interval: 100 });
+    await profiler.post("Profiler.start");
+  }
+  cpuAtGo = process.cpuUsage();
+}
+
+async function endWindow(): Promise<{ cpuMs: number }> {
+  const d = process.cpuUsage(cpuAtGo ?? undefined);
+  if (profiler) {
+    const { profile } = await profiler.post("Profiler.stop");
+    const { writeFileSync, mkdirSync } = await import("node:fs");
+    mkdirSync(spec.cpuProfDir!, { recursive: true });
+    const file = `${spec.cpuProfDir}/${spec.contestant}-${spec.role}-c${spec.concurrency ?? 0}-${process.pid}.cpuprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    profiler.disconnect();
+    profiler = null;
+  }
+  return { cpuMs: (d.user + d.system) / 1000 };
+}
 
 function command(name: string): Promise<void> {
   return new Promise((resolve) => waiting.set(name, resolve));
@@ -111,6 +145,7 @@ async function runProducer(c: Contestant): Promise<never> {
   const producer: Producer = await c.producer({ url: spec.url, queue: spec.queue });
   emit({ ev: "ready", pid: process.pid });
   await command("go");
+  await beginWindow();
   const n = spec.n;
   const t0 = nowMs();
   if (spec.role === "bulk") {
@@ -145,7 +180,8 @@ async function runProducer(c: Contestant): Promise<never> {
     await Promise.all(Array.from({ length: 20 }, lane));
   }
   const t1 = nowMs();
-  emit({ ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, rssMax });
+  const { cpuMs } = await endWindow();
+  emit({ ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, rssMax, cpuMs });
   return finish(() => producer.close());
 }
 
@@ -184,12 +220,14 @@ async function runWorker(c: Contestant): Promise<never> {
   });
   emit({ ev: "ready", pid: process.pid });
   await command("go");
+  await beginWindow();
   t0 = nowMs();
   await worker.start();
   emit({ ev: "started", t0 });
   await all;
   const t1 = nowMs();
-  const result: Record<string, unknown> = { ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000 };
+  const { cpuMs } = await endWindow();
+  const result: Record<string, unknown> = { ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, cpuMs };
   if (role === "latency-worker") {
     result.start = summary(startLat);
     result.done = summary(doneLat);

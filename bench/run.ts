@@ -13,7 +13,9 @@
  *
  * `--runtime` runs TaskRunner's producer and worker processes under Deno or
  * Bun; the peers always run on Node. `--profile` writes a V8 CPU profile of
- * every TaskRunner worker process (Node only) into `bench/results/prof/`.
+ * the measured window of every TaskRunner worker process (Node only; taken
+ * with `node:inspector`, so startup is excluded) into `bench/results/prof/`;
+ * summarise with `node bench/profile_summary.ts bench/results/prof/*.cpuprofile`.
  *
  * @module
  */
@@ -113,13 +115,12 @@ const timeoutMs = opts.quick ? 60_000 : 180_000;
 
 function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean): Child {
   const runtime = runtimeOf(spec.contestant);
-  const profile = opts.profile && runtime === "node" && spec.contestant === "taskrunner" && spec.role.endsWith("worker");
-  const child = launch({ ...spec, url: redis!.url, queue: "bench" }, {
+  const profile = opts.profile && runtime === "node";
+  const child = launch({ ...spec, url: redis!.url, queue: "bench", cpuProfDir: profile ? "bench/results/prof" : undefined }, {
     runtime,
     measureRss,
     timeoutMs,
     label,
-    cpuProfDir: profile ? "bench/results/prof" : undefined,
   });
   live.add(child);
   child.exited.then(() => live.delete(child));
@@ -132,11 +133,57 @@ async function stop(child: Child): Promise<number | null> {
   return maxRssBytes;
 }
 
+// deno-lint-ignore no-explicit-any
+let admin: any = null;
+
 async function flush(): Promise<void> {
-  const c = createClient({ url: redis!.url });
-  await c.connect();
-  await c.flushAll();
-  await c.close();
+  await admin.flushAll();
+}
+
+/** A snapshot of Redis's CPU time (user + system, ms) and per-command call counts. */
+interface RedisSnapshot {
+  cpuMs: number;
+  calls: Record<string, number>;
+}
+
+async function redisCpuMs(): Promise<RedisSnapshot> {
+  const info = (await admin.info("cpu")) as string;
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? NaN);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? NaN);
+  const calls: Record<string, number> = {};
+  const stats = (await admin.info("commandstats")) as string;
+  for (const m of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]] = Number(m[2]);
+  return { cpuMs: (user + sys) * 1000, calls };
+}
+
+/** Commands Redis ran between two snapshots, per task, busiest first (the admin INFO calls excluded). */
+function callsPerTask(a: RedisSnapshot, b: RedisSnapshot, n: number): { total: number; top: string } {
+  const d: [string, number][] = [];
+  for (const [k, v] of Object.entries(b.calls)) {
+    if (k === "info") continue;
+    const delta = v - (a.calls[k] ?? 0);
+    if (delta > 0) d.push([k, delta]);
+  }
+  d.sort((x, y) => y[1] - x[1]);
+  const total = d.reduce((acc, [, v]) => acc + v, 0) / n;
+  return { total, top: d.slice(0, 6).map(([k, v]) => `${k} ${(v / n).toFixed(3)}`).join(", ") };
+}
+
+const cpuTables: Map<string, ScenarioResult> = new Map();
+
+/** Record CPU per task of the client process(es) and of Redis for a throughput run. */
+function recordCpu(s: ScenarioResult, contestant: string, n: number, clientCpuMs: number, a: RedisSnapshot, b: RedisSnapshot): void {
+  let t = cpuTables.get(s.id);
+  if (!t) {
+    t = { id: `${s.id}-cpu`, title: `CPU and Redis commands per task: ${s.title}`, unit: "per task", better: "lower", metrics: ["client CPU µs", "Redis CPU µs", "Redis commands"], values: {}, notes: [] };
+    cpuTables.set(s.id, t);
+  }
+  record(t, contestant, "client CPU µs", (clientCpuMs * 1000) / n);
+  record(t, contestant, "Redis CPU µs", ((b.cpuMs - a.cpuMs) * 1000) / n);
+  const calls = callsPerTask(a, b, n);
+  record(t, contestant, "Redis commands", calls.total);
+  (t as ScenarioResult & { breakdown?: Record<string, string> }).breakdown ??= {};
+  (t as ScenarioResult & { breakdown?: Record<string, string> }).breakdown![contestant] = calls.top;
 }
 
 /** Rotate the contestant order by rep so no one always runs first. */
@@ -163,20 +210,26 @@ async function bulkDispatch(s: ScenarioResult, contestant: string): Promise<void
   await flush();
   const p = start({ role: "bulk", contestant, n: opts.n, batch: 1000 }, `${contestant} bulk`, false);
   await p.next("ready");
+  const c0 = await redisCpuMs();
   p.send("go");
   const r = await p.next("result");
+  const c1 = await redisCpuMs();
   await stop(p);
   record(s, contestant, "rate", r.rate as number);
+  recordCpu(s, contestant, opts.n, r.cpuMs as number, c0, c1);
 }
 
 async function inflightDispatch(s: ScenarioResult, contestant: string): Promise<void> {
   await flush();
   const p = start({ role: "inflight", contestant, n: opts.n, batch: 100 }, `${contestant} inflight`, false);
   await p.next("ready");
+  const c0 = await redisCpuMs();
   p.send("go");
   const r = await p.next("result");
+  const c1 = await redisCpuMs();
   await stop(p);
   record(s, contestant, "rate", r.rate as number);
+  recordCpu(s, contestant, opts.n, r.cpuMs as number, c0, c1);
 }
 
 const rss: ScenarioResult[] = [];
@@ -190,10 +243,13 @@ async function processPrefilled(s: ScenarioResult, contestant: string, concurren
   p.send("go");
   await p.next("result");
   await stop(p);
+  const c0 = await redisCpuMs();
   w.send("go");
   const r = await w.next("result");
+  const c1 = await redisCpuMs();
   const timeRss = await stop(w);
   record(s, contestant, "rate", r.rate as number);
+  recordCpu(s, contestant, opts.n, r.cpuMs as number, c0, c1);
   if (rssScenario) record(rssScenario, contestant, "peak RSS", (timeRss ?? (r.rssMax as number)) / 1e6);
 }
 
@@ -214,12 +270,15 @@ async function intoRunningWorker(s: ScenarioResult, contestant: string, rssScena
   await p.next("ready");
   w.send("go");
   await w.next("started");
+  const c0 = await redisCpuMs();
   p.send("go");
   const pr = await p.next("result");
   const wr = await w.next("result");
+  const c1 = await redisCpuMs();
   await stop(p);
   const timeRss = await stop(w);
   record(s, contestant, "rate", (opts.n / ((wr.t1 as number) - (pr.t0 as number))) * 1000);
+  recordCpu(s, contestant, opts.n, (pr.cpuMs as number) + (wr.cpuMs as number), c0, c1);
   record(rssScenario, contestant, "peak RSS", (timeRss ?? (wr.rssMax as number)) / 1e6);
 }
 
@@ -275,6 +334,7 @@ function fmt(v: number, unit: string): string {
   if (!Number.isFinite(v)) return "n/a";
   if (unit === "tasks/s") return Math.round(v).toLocaleString("en-US");
   if (unit === "MB") return v.toFixed(0);
+  if (v < 1) return v.toFixed(3);
   return v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
@@ -340,7 +400,7 @@ function cpuModel(): string {
 async function main(): Promise<void> {
   const started = Date.now();
   redis = await startRedis();
-  const admin = createClient({ url: redis.url });
+  admin = createClient({ url: redis.url });
   await admin.connect();
   const info = await admin.info("server");
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
@@ -349,8 +409,6 @@ async function main(): Promise<void> {
     const r = (await admin.configGet(k)) as Record<string, string>;
     cfg[k] = r[k] ?? "";
   }
-  await admin.close();
-
   const env = {
     date: new Date().toISOString(),
     command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
@@ -365,6 +423,7 @@ async function main(): Promise<void> {
       ...(opts.runtime === "bun" ? { bun: version(runtimeBin("bun"), ["--version"]) } : {}),
     },
     redisConfig: { args: redis.args.join(" "), ...cfg },
+    redisPid: redis.pid,
     rss: hasGnuTime() ? "peak RSS from /usr/bin/time -v" : "peak RSS sampled with process.memoryUsage.rss() every 50 ms",
     n: opts.n,
     reps: opts.reps,
@@ -386,6 +445,14 @@ async function main(): Promise<void> {
       }
     }
     console.log(table(s) + "\n");
+    const cpu = cpuTables.get(s.id);
+    if (cpu) {
+      cpu.notes.push("CPU time over the measured window (process.cpuUsage() of the contestant's processes; Redis INFO used_cpu_user + used_cpu_sys) and commands Redis ran (INFO commandstats), divided by N. The machine has 2 cores, so client + Redis CPU per task bounds the rate.");
+      const bd = (cpu as ScenarioResult & { breakdown?: Record<string, string> }).breakdown ?? {};
+      for (const [c, top] of Object.entries(bd)) cpu.notes.push(`${LABEL[c]}, last rep, commands per task: ${top}.`);
+      results.push(cpu);
+      console.log(table(cpu) + "\n");
+    }
   };
 
   if (want("bulk")) {
@@ -452,6 +519,8 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   for (const c of [...live]) c.kill();
+  if (admin) await admin.close().catch(() => {});
+  admin = null;
   if (redis) await redis.stop();
 }
 

@@ -14,8 +14,6 @@ export interface LaunchOptions {
   runtime: "node" | "deno" | "bun";
   /** Wrap in `/usr/bin/time -v` to read the peak RSS. */
   measureRss: boolean;
-  /** Node only: write a V8 CPU profile into this directory. */
-  cpuProfDir?: string;
   /** Kill the child after this many milliseconds. */
   timeoutMs: number;
   /** Label for forwarded stderr lines. */
@@ -64,7 +62,6 @@ export function launch(spec: ChildSpec, opts: LaunchOptions): Child {
   let argv: string[];
   if (opts.runtime === "node") {
     argv = [runtimeBin("node"), "--no-warnings"];
-    if (opts.cpuProfDir) argv.push("--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir);
     argv.push("bench/child.ts", json);
   } else if (opts.runtime === "deno") {
     argv = [runtimeBin("deno"), "run", "-A", "bench/child.ts", json];
