@@ -10,7 +10,7 @@ import * as v from "valibot";
 import { TaskRunner } from "../../mod.ts";
 import { RedisStreamQueue } from "../../adapters/redis/mod.ts";
 import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
-import { WorkerProcess } from "./_harness.ts";
+import { WorkerProcess, waitFor } from "./_harness.ts";
 import type { TaskSpec, WorkerConfig, WorkerRecord, WorkPayload } from "./_protocol.ts";
 import type { DeadTask } from "./_ledger.ts";
 
@@ -23,7 +23,10 @@ export interface FleetOptions {
   tasks: TaskSpec[];
 }
 
-type Client = ReturnType<typeof createClient>;
+interface Client {
+  close(): Promise<unknown>;
+  destroy(): void;
+}
 
 /** A producer on its own connection: a TaskRunner that never consumes. */
 export interface Producer {
@@ -125,6 +128,24 @@ export class Fleet {
     }
     this.accepted.push(...ids);
     return ids;
+  }
+
+  /**
+   * Resolve once every id in `ids` has a successful handler end or a dead
+   * letter, and the queue holds nothing (no waiting, in-flight or delayed
+   * task): a task whose ack was lost has run again by then.
+   */
+  async settled(ids: readonly string[], timeout = 30_000): Promise<void> {
+    await waitFor("every task to complete or be dead-lettered, and the queue to drain", async () => {
+      const done = this.completedIds();
+      const open = ids.filter((id) => !done.has(id));
+      if (open.length > 0) {
+        const dead = new Set((await this.deadTasks()).map((d) => d.id));
+        if (!open.every((id) => dead.has(id))) return false;
+      }
+      const c = await this.queue.counts(this.options.group ?? "g");
+      return c.waiting + c.inFlight + c.delayed === 0;
+    }, timeout, 50);
   }
 
   /** Every record of every worker spawned so far. */

@@ -99,6 +99,8 @@ export interface WorkPayload {
   onlyLabel?: string;
   /** Milliseconds to sleep on workers other than `onlyLabel`. */
   otherMs?: number;
+  /** Milliseconds to sleep (honouring the signal) before `mode` applies. */
+  before?: number;
 }
 
 interface Base {
@@ -119,9 +121,10 @@ export type WorkerRecord =
   | Base & { ev: "acking"; ids: string[] }
   | Base & { ev: "failing"; id: string; op: "retry" | "deadLetter"; when: "before" | "after"; ok?: boolean }
   | Base & { ev: "ack"; results: { id: string; ok: boolean }[] }
-  | Base & { ev: "heartbeat"; held: number; lost: number }
+  | Base & { ev: "heartbeat"; held: number; lost: number; lostIds: string[] }
   | Base & { ev: "runner"; name: string; id?: string; detail?: string }
   | Base & { ev: "dispatched"; ids: string[]; keys: string[]; errors: string[]; tag?: string }
+  | Base & { ev: "stopping" }
   | Base & { ev: "stopped"; ms: number }
   | Base & { ev: "fatal"; message: string }
   | Base & { ev: "mem"; rss: number; heapUsed: number; loopDelayP99: number };

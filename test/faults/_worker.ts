@@ -120,6 +120,7 @@ async function action(payload: WorkPayload, ctx: Ctx): Promise<unknown> {
     let result: unknown;
     const here = payload.onlyLabel === undefined || payload.onlyLabel === config.label;
     if (!here) payload = { i: payload.i, mode: "ok", ms: payload.otherMs };
+    if (payload.before) await sleep(payload.before, ctx.signal);
     switch (payload.mode ?? "ok") {
       case "ok":
         if (payload.ms) await sleep(payload.ms, ctx.signal);
@@ -209,7 +210,7 @@ function observed(queue: MessageQueue): MessageQueue {
       if (prop === "heartbeat") {
         return async (consumer: unknown, refs: unknown[]) => {
           const lost = await (value as (...a: unknown[]) => Promise<string[]>).call(target, consumer, refs);
-          emit({ ev: "heartbeat", held: refs.length, lost: lost.length });
+          emit({ ev: "heartbeat", held: refs.length, lost: lost.length, lostIds: lost.map((d) => taskOf.get(d) ?? d) });
           return lost;
         };
       }
@@ -286,6 +287,7 @@ let stopping: Promise<void> | null = null;
 async function stop(): Promise<void> {
   stopping ??= (async () => {
     const t0 = Date.now();
+    emit({ ev: "stopping" });
     await runner.stop();
     emit({ ev: "stopped", ms: Date.now() - t0 });
     try {

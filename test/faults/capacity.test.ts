@@ -132,7 +132,7 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
           return false;
         }
       }, 30_000, 50);
-      await waitFor("the recovery task", allDone(fleet), 10_000, 20);
+      await fleet.settled(fleet.accepted, 10_000);
       const outcome = analyse(fleet.records(), fleet.accepted, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
       assert.deepEqual(fleet.fatals(), []);
@@ -160,10 +160,3 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
     }
   });
 });
-
-function allDone(fleet: Fleet): () => boolean {
-  return () => {
-    const done = fleet.completedIds();
-    return fleet.accepted.every((id) => done.has(id));
-  };
-}

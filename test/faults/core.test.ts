@@ -43,10 +43,7 @@ describe("fault 1: SIGKILL of a worker mid-task", () => {
       kills.push({ t, open: unacked(v), worker: v });
       if (k === 0) victim = await fleet.spawn({ numWorkers: 4, label: "victim-2" });
     }
-    await waitFor("every task to complete", () => {
-      const done = fleet.completedIds();
-      return ids.every((id) => done.has(id));
-    }, 30_000, 50);
+    await fleet.settled(ids, 30_000);
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
@@ -150,10 +147,7 @@ for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
       await delay(2_000);
       await redis.restart();
       const up = Date.now();
-      await waitFor("every task to complete", () => {
-        const done = fleet.completedIds();
-        return ids.every((id) => done.has(id));
-      }, 45_000, 50);
+      await fleet.settled(ids, 45_000);
       const firstAfter = Math.min(
         ...fleet.records().filter((r) => r.ev === "end" && r.ok && r.t >= up).map((r) => r.t),
       );
@@ -335,11 +329,7 @@ describe("fault 19: unique-task race across processes", () => {
       const held = victim.of("start").filter((r) => r.i >= 950 && !victim.of("end").some((e) => e.id === r.id)).map((r) => r.id);
       await victim.kill();
       const killedAt = Date.now();
-      await waitFor("every task to complete or fail", async () => {
-        const done = fleet.completedIds();
-        const dead = new Set((await fleet.deadTasks()).map((d) => d.id));
-        return ids.every((id) => done.has(id) || dead.has(id));
-      }, 30_000, 100);
+      await fleet.settled(ids, 30_000);
       const releasedAfterCrash = Date.now() - killedAt;
       const dead = await fleet.deadLetters();
       assert.equal(dead.length, 50, "the failing keys are dead");

@@ -12,17 +12,6 @@ import { ms, range } from "./_util.ts";
 
 const RESERVATION = 400;
 
-/** Wait until every id is completed or dead-lettered. */
-async function settled(fleet: Fleet, ids: readonly string[], timeout = 20_000): Promise<void> {
-  await waitFor("every task to complete or be dead-lettered", async () => {
-    const done = fleet.completedIds();
-    const open = ids.filter((id) => !done.has(id));
-    if (open.length === 0) return true;
-    const dead = new Set((await fleet.deadTasks()).map((d) => d.id));
-    return open.every((id) => dead.has(id));
-  }, timeout, 100);
-}
-
 describe("fault matrix rows 13-16 (handler faults)", () => {
   let redis: RedisProcess;
   before(async () => {
@@ -50,7 +39,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       // Two slots, four handlers that never resolve, each run twice: only released slots let these run.
       const workIds = await fleet.dispatch("work", range(20).map((i) => ({ i: 10 + i, ms: 5 })));
       const ids = [...hangIds, ...workIds];
-      await settled(fleet, ids);
+      await fleet.settled(ids);
 
       const dead = await fleet.deadTasks();
       const outcome = analyse(fleet.records(), ids, dead, fleet.lostIds());
@@ -88,7 +77,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       const worker = await fleet.spawn({ numWorkers: 4, label: "w" });
       const kinds = [...throws, ...returns];
       const ids = await fleet.dispatch("odd", kinds.map((odd, i) => ({ i, mode: "odd" as const, odd })));
-      await settled(fleet, ids);
+      await fleet.settled(ids);
       const dead = await fleet.deadLetters();
       const byId = new Map(dead.map((d) => [d.id, d]));
       const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
@@ -141,7 +130,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         }
         await fleet.spawn({ numWorkers: 4, label: "a" });
         await fleet.spawn({ numWorkers: 4, label: "b" });
-        await settled(fleet, ids, 30_000);
+        await fleet.settled(ids, 30_000);
         const dead = await fleet.deadLetters();
         const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
         assertNoLoss(outcome);
@@ -175,7 +164,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         const failIds = await fleet.dispatch("fail", range(5).map((i) => ({ i, mode: "fail" as const })));
         const workIds = await fleet.dispatch("work", range(20).map((i) => ({ i: 100 + i, ms: 5 })));
         const ids = [...failIds, ...workIds];
-        await settled(fleet, ids);
+        await fleet.settled(ids);
         // Let any retry storm show itself.
         await new Promise((r) => setTimeout(r, RESERVATION * 3));
         const dead = await fleet.deadLetters();

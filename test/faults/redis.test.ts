@@ -14,13 +14,6 @@ import type { WorkerRecord } from "./_protocol.ts";
 
 const RESERVATION = 400;
 
-function allDone(fleet: Fleet, ids: readonly string[]): () => boolean {
-  return () => {
-    const done = fleet.completedIds();
-    return ids.every((id) => done.has(id));
-  };
-}
-
 /** A record that shows the runner noticed trouble with Redis. */
 function trouble(r: WorkerRecord): boolean {
   return (r.ev === "runner" && (r.name === "error" || r.name === "lost" || r.name.startsWith("log:"))) ||
@@ -54,7 +47,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const detection = Math.min(...reports().map((r) => r.t)) - up;
 
     const second = await fleet.dispatch("work", range(100).map((i) => ({ i: 1000 + i, ms: 2 })));
-    await waitFor("new tasks to run after the restart", allDone(fleet, second), 20_000, 20);
+    await fleet.settled(second, 20_000);
     const done = fleet.completedIds();
     const actualLost = first.filter((id) => !done.has(id)).length;
     const reportedLostIds = fleet.lostIds().length;
@@ -108,7 +101,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
       await redis.cli("CLIENT", "PAUSE", String(RESERVATION), "WRITE");
       await delay(RESERVATION);
     });
-    await waitFor("every task to complete", allDone(fleet, ids), 60_000, 50);
+    await fleet.settled(ids, 60_000);
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
@@ -148,7 +141,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const b = await fleet.spawn({ numWorkers: 4, label: "b" });
     const baselineIds = await fleet.dispatch("work", range(300).map((i) => ({ i, ms: 10 })));
     const t0 = Date.now();
-    await waitFor("the baseline run", allDone(fleet, baselineIds), 20_000, 10);
+    await fleet.settled(baselineIds, 20_000);
     const baseline = baselineIds.length / ((Date.now() - t0) / 1000);
     const consumersBefore = (await redis.cli("XINFO", "CONSUMERS", `${fleet.tag}:stream`, "g")).split("\n").filter((l) => l === "name").length;
 
@@ -170,7 +163,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
       }
       await delay(100);
     }
-    await waitFor("every task to complete", allDone(fleet, ids), 30_000, 20);
+    await fleet.settled(ids, 30_000);
     const underFault = ids.length / ((Date.now() - t1) / 1000);
     const reconnects = Number(await redis.info("total_connections_received")) - connsBefore;
 
@@ -211,7 +204,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     await delay(RESERVATION * 2);
     const noticed = cut.records.slice(mark).filter(trouble);
     proxy.setMode("pass");
-    await waitFor("every task to complete", allDone(fleet, ids), 60_000, 20);
+    await fleet.settled(ids, 60_000);
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);

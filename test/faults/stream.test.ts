@@ -12,13 +12,6 @@ import { ms, range, unacked } from "./_util.ts";
 
 const RESERVATION = 400;
 
-function allDone(fleet: Fleet, ids: readonly string[]): () => boolean {
-  return () => {
-    const done = fleet.completedIds();
-    return ids.every((id) => done.has(id));
-  };
-}
-
 /** Stream entry ids held (pending) by the consumers of a group, with their task ids. */
 async function pendingEntries(redis: RedisProcess, stream: string): Promise<string[]> {
   const out = await redis.cli("XPENDING", stream, "g", "-", "+", "1000");
@@ -48,7 +41,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const survivor = await fleet.spawn({ numWorkers: 4, label: "survivor" });
       const after = await fleet.dispatch("work", range(20).map((i) => ({ i: 100 + i, ms: 2 })));
       await waitFor("the loss to be reported", () => lostEvents(fleet).length >= deleted, 10_000, 20);
-      await waitFor("later tasks to run", allDone(fleet, after), 10_000, 20);
+      await fleet.settled(after, 10_000);
       await delay(RESERVATION * 2);
       const reported = lostEvents(fleet);
       assert.equal(reported.length, deleted, "each vanished entry is reported exactly once");
@@ -82,7 +75,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       assert.equal(await redis.int("DEL", stream), 1);
       await delay(300);
       const second = await fleet.dispatch("work", range(50).map((i) => ({ i: 1000 + i, ms: 2 })));
-      await waitFor("new tasks to run after the stream was deleted", allDone(fleet, second), 15_000, 20);
+      await fleet.settled(second, 15_000);
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "end" && r.ok && r.t > delAt).map((r) => r.t)) - delAt;
       assert.equal(await redis.int("XINFO", "GROUPS", stream).catch(() => 1), 1, "the group exists again");
       const outcome = analyse(fleet.records(), second, await fleet.deadTasks(), fleet.lostIds());
@@ -113,7 +106,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const inFlight = unacked(a).size + unacked(b).size;
       const destroyedAt = Date.now();
       assert.equal(await redis.int("XGROUP", "DESTROY", stream, "g"), 1);
-      await waitFor("every task to complete", allDone(fleet, ids), 30_000, 20);
+      await fleet.settled(ids, 30_000);
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "start" && r.t > destroyedAt + 1).map((r) => r.t)) - destroyedAt;
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
