@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { computeBackoff, decodePayload, Emitter, encodePayload, HISTOGRAM_BUCKETS, percentile } from "../mod.ts";
+import { bucketIndex, StatsCollector } from "../src/stats.ts";
+
+describe("computeBackoff", () => {
+  it("doubles the exponential delay per failure, capped by maxDelay", () => {
+    const policy = { type: "exponential" as const, delay: 100, maxDelay: 1_000, jitter: 0 };
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => computeBackoff(policy, n, null)), [100, 200, 400, 800, 1_000, 1_000]);
+  });
+
+  it("spreads the delay over [d × (1 − jitter), d]", () => {
+    const policy = { type: "exponential" as const, delay: 1_000, jitter: 0.5 };
+    assert.equal(computeBackoff(policy, 1, null, () => 0), 1_000);
+    assert.equal(computeBackoff(policy, 1, null, () => 0.999_999), 500);
+  });
+
+  it("keeps a fixed delay fixed", () => {
+    assert.equal(computeBackoff({ type: "fixed", delay: 250 }, 7, null), 250);
+  });
+
+  it("treats negative or non-finite custom results as 0", () => {
+    assert.equal(computeBackoff(() => -5, 1, null), 0);
+    assert.equal(computeBackoff(() => NaN, 1, null), 0);
+    assert.equal(computeBackoff(() => 12.4, 1, null), 12);
+  });
+
+  it("survives huge attempt numbers without overflowing to Infinity", () => {
+    assert.equal(computeBackoff({ type: "exponential", delay: 1_000, jitter: 0 }, 10_000, null), 3_600_000);
+  });
+});
+
+describe("percentile", () => {
+  it("is null without samples", () => {
+    assert.equal(percentile(new Array(HISTOGRAM_BUCKETS.length + 1).fill(0), 0.5), null);
+  });
+
+  it("interpolates within the bucket holding the rank", () => {
+    const buckets = new Array(HISTOGRAM_BUCKETS.length + 1).fill(0);
+    buckets[bucketIndex(3)] = 10; // (2, 5]
+    assert.equal(percentile(buckets, 0.5), 3.5);
+    assert.equal(percentile(buckets, 1), 5);
+  });
+
+  it("reports the lower bound for the +Inf bucket", () => {
+    const buckets = new Array(HISTOGRAM_BUCKETS.length + 1).fill(0);
+    buckets[HISTOGRAM_BUCKETS.length] = 1;
+    assert.equal(percentile(buckets, 0.99), HISTOGRAM_BUCKETS[HISTOGRAM_BUCKETS.length - 1]);
+  });
+
+  it("places values on bucket upper bounds inclusively", () => {
+    assert.equal(bucketIndex(0), 0);
+    assert.equal(bucketIndex(1), 0);
+    assert.equal(bucketIndex(1.5), 1);
+    assert.equal(bucketIndex(300_001), HISTOGRAM_BUCKETS.length);
+  });
+});
+
+describe("StatsCollector", () => {
+  it("hands over what it accumulated and can take back an unflushed delta", () => {
+    const c = new StatsCollector();
+    assert.equal(c.isEmpty, true);
+    c.completed("a", 7, 1);
+    c.failed("a");
+    const delta = c.take();
+    assert.equal(c.isEmpty, true);
+    assert.equal(delta.tasks.a.completed, 1);
+    assert.equal(delta.tasks.a.runTimeSum, 7);
+    c.completed("a", 3, 0);
+    c.restore(delta);
+    const merged = c.take().tasks.a;
+    assert.equal(merged.completed, 2);
+    assert.equal(merged.failed, 1);
+    assert.equal(merged.runTimeSum, 10);
+    assert.equal(merged.runTime.reduce((x, y) => x + y, 0), 2);
+  });
+});
+
+describe("payload codec", () => {
+  it("round-trips JSON values", () => {
+    const value = { s: "é", n: 1.5, b: true, z: null, a: [1, "x"] };
+    const encoded = encodePayload(value, 1_000);
+    assert.ok(encoded.ok);
+    const decoded = decodePayload(encoded.body, 1_000);
+    assert.ok(decoded.ok);
+    assert.deepEqual(decoded.value, value);
+  });
+
+  it("refuses to decode bodies over the limit without parsing them", () => {
+    const r = decodePayload(JSON.stringify("x".repeat(100)), 50);
+    assert.ok(!r.ok);
+    assert.match(r.issues[0].message, /102 bytes, over the limit of 50 bytes/);
+  });
+
+  it("keeps __proto__ keys as plain data", () => {
+    const r = decodePayload('{"__proto__":{"polluted":true}}', 1_000);
+    assert.ok(r.ok);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it("reports a throwing toJSON as an encoding problem", () => {
+    const r = encodePayload({ toJSON() {
+      throw new Error("nope");
+    } }, 1_000);
+    assert.ok(!r.ok);
+    assert.match(r.issues[0].message, /cannot be encoded as JSON: nope/);
+  });
+});
+
+describe("Emitter", () => {
+  it("isolates a throwing listener: the others still run and the error is reported", () => {
+    const reported: [unknown, string][] = [];
+    const emitter = new Emitter<{ tick: number }>((error, event) => reported.push([error, event]));
+    const seen: number[] = [];
+    emitter.on("tick", () => {
+      throw new Error("bad");
+    });
+    emitter.on("tick", (n) => seen.push(n));
+    emitter.emit("tick", 1);
+    assert.deepEqual(seen, [1]);
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0][1], "tick");
+  });
+
+  it("lets a listener unsubscribe during an emit without skipping others", () => {
+    const emitter = new Emitter<{ tick: number }>(() => {});
+    const seen: string[] = [];
+    const off = emitter.on("tick", () => {
+      seen.push("a");
+      off();
+    });
+    emitter.on("tick", () => seen.push("b"));
+    emitter.emit("tick", 1);
+    emitter.emit("tick", 2);
+    assert.deepEqual(seen, ["a", "b", "b"]);
+    assert.equal(emitter.has("tick"), true);
+  });
+});
