@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../../src/queue.ts";
 import type { Spec } from "./_delivery_specs.ts";
-import { assertNear, DELAY, GROUP, MARGIN, RESERVATION, realSleep, type SuiteContext } from "./_fixture.ts";
+import {
+  assertNear,
+  DELAY,
+  GROUP,
+  MARGIN,
+  RESERVATION,
+  realSleep,
+  settlesWithin,
+  type SuiteContext,
+} from "./_fixture.ts";
 
 /** Real time given to a new `onDelayedAdded` subscription to become active, in ms. */
 const SUBSCRIBE_GRACE = 300;
@@ -497,6 +506,13 @@ export function storeSpecs(spec: Spec): void {
     spec("close is idempotent", async (t) => {
       await t.queue.close();
       await t.queue.close();
+    });
+
+    spec("close ends a blocked receive promptly with nothing", async (t) => {
+      const pending = t.queue.receive(t.c1, { count: 10, block: 10_000 });
+      await t.advance(MARGIN);
+      await t.queue.close();
+      assert.deepEqual(await settlesWithin(pending, 2_000, "blocked receive did not return on close"), []);
     });
   });
 }
