@@ -65,6 +65,7 @@ export {
   type FixedBackoff,
 } from "./src/retry.ts";
 export {
+  type BuildStatsInput,
   buildRunnerStats,
   percentile,
   type RunnerStats,
@@ -72,7 +73,13 @@ export {
   type TaskStats,
   type TimingStats,
 } from "./src/stats.ts";
-export { DEFAULT_MAX_PAYLOAD_BYTES, decodePayload, encodePayload } from "./src/codec.ts";
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  decodePayload,
+  type DecodeResult,
+  encodePayload,
+  type EncodeResult,
+} from "./src/codec.ts";
 export { Emitter, type Listener } from "./src/events.ts";
 export {
   ConfigError,

@@ -105,27 +105,49 @@ export interface RunnerConfig {
 
 /** {@linkcode RunnerConfig} with every default applied. */
 export interface ResolvedRunnerConfig {
+  /** Consumer group. */
   consumerGroup: string;
+  /** Prefix of consumer names. */
   consumersPrefix: string;
+  /** Most deliveries per receive call. */
   batchSize: number;
+  /** Worker slots. */
   numWorkers: number;
+  /** Fetch loops. */
   numFetchers: number;
+  /** Override of the live-instance count, if set. */
   replicationFactor: number | undefined;
+  /** Dead-letter handler, if set. */
   failedTaskHandler: FailedTaskHandler | undefined;
+  /** Long-queue hook, if set. */
   longQueueHook: ((stats: RunnerStats) => void | Promise<void>) | undefined;
+  /** Long-queue threshold, ms. */
   longQueueThreshold: number;
+  /** Logger. */
   logger: Logger;
+  /** Shutdown grace period, ms. */
   shutdownTimeout: number;
+  /** Time source. */
   clock: Clock;
+  /** Stats flush period, ms. */
   statsInterval: number;
+  /** Deliveries before a task counts as poison. */
   maxDeliveries: number;
+  /** Default backoff. */
   backoff: Backoff;
+  /** Default maxRetry. */
   maxRetry: number;
+  /** Default reservation timeout, ms. */
   reservationTimeout: number;
+  /** Longest wait of one receive call, ms. */
   blockDuration: number;
+  /** Payload size limit, UTF-8 bytes. */
   maxPayloadBytes: number;
+  /** Retries of unknown task names. */
   unknownTaskMaxRetry: number;
+  /** Instance refresh and pause poll period, ms. */
   instanceInterval: number;
+  /** Host name override, if set. */
   host: string | undefined;
 }
 

@@ -24,6 +24,8 @@ export class Emitter<Events extends object> {
   #onListenerError: (error: unknown, event: keyof Events) => void;
 
   /**
+   * Create an emitter with no listeners.
+   *
    * @param onListenerError Called when a listener throws, with the thrown
    * value and the event name; it must not throw itself.
    */

@@ -20,6 +20,7 @@ export type BackoffFunction = (attempt: number, error: unknown) => number;
 
 /** Exponential backoff: `delay × 2^(attempt − 1)`, capped, with jitter. */
 export interface ExponentialBackoff {
+  /** Selects this policy. */
   type: "exponential";
   /**
    * Delay before the first retry, in milliseconds.
@@ -41,6 +42,7 @@ export interface ExponentialBackoff {
 
 /** The same delay before every retry, optionally with jitter. */
 export interface FixedBackoff {
+  /** Selects this policy. */
   type: "fixed";
   /** Delay before each retry, in milliseconds. */
   delay: number;

@@ -56,7 +56,9 @@ import {
 
 /** Emitted when a run succeeded and its acknowledgement was accepted. */
 export interface CompletedEvent {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
   /** Failed runs before this one. */
   attempt: number;
@@ -68,7 +70,9 @@ export interface CompletedEvent {
 
 /** Emitted for every failed run (before it is retried or dead-lettered). */
 export interface FailedEvent {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
   /** Failed runs before this one. */
   attempt: number;
@@ -78,7 +82,9 @@ export interface FailedEvent {
 
 /** Emitted when a task is scheduled to run again. */
 export interface RetryingEvent {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
   /** The attempt number the next run will see as `ctx.attempt`. */
   attempt: number;
@@ -90,10 +96,13 @@ export interface RetryingEvent {
 
 /** Emitted when a task went to the dead-letter store (by this runner). */
 export interface DeadEvent {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
   /** Failed runs counted, including the last one. */
   attempt: number;
+  /** Why it was dead-lettered. */
   reason: DeadLetterReason;
   /** The last real error (any value). */
   error: unknown;
@@ -103,8 +112,11 @@ export interface DeadEvent {
 
 /** Emitted when this runner took over a delivery whose consumer stopped heartbeating. */
 export interface ReclaimedEvent {
+  /** Task id. */
   id: string;
+  /** Task name. */
   name: string;
+  /** Transport id of the delivery. */
   deliveryId: string;
   /** How many times the task has been delivered, this time included. */
   deliveryCount: number;
@@ -112,6 +124,7 @@ export interface ReclaimedEvent {
 
 /** Emitted when this runner lost a delivery it held. */
 export interface LostEvent {
+  /** Transport id of the delivery. */
   deliveryId: string;
   /** Task id, when known. */
   id: string | null;
@@ -127,11 +140,17 @@ export interface LostEvent {
 
 /** Events of a {@linkcode TaskRunner} and their payloads. */
 export interface RunnerEvents {
+  /** A run succeeded and was acknowledged. */
   completed: CompletedEvent;
+  /** A run failed (it may be retried). */
   failed: FailedEvent;
+  /** A task was scheduled to run again. */
   retrying: RetryingEvent;
+  /** A task went to the dead-letter store. */
   dead: DeadEvent;
+  /** A delivery of a stalled consumer was taken over. */
   reclaimed: ReclaimedEvent;
+  /** A delivery this runner held now belongs to another consumer. */
   lost: LostEvent;
   /** Internal errors (transport failures, throwing hooks or listeners); never task failures. */
   error: Error;
@@ -359,6 +378,14 @@ export class TaskRunner implements AsyncDisposable {
   registerTask<S extends StandardSchemaV1>(
     definition: TaskDefinition<StandardSchemaV1.InferOutput<S>> & { schema: S },
   ): TaskHandle<StandardSchemaV1.InferInput<S>>;
+  /**
+   * Register a task whose payload type is the action's parameter type.
+   *
+   * @param definition Name, action and options; see {@linkcode TaskDefinition}.
+   * @returns A handle whose `dispatch` is typed by the payload.
+   * @throws {ConfigError} When a field is invalid.
+   * @throws {TaskRunnerError} When the name is taken.
+   */
   registerTask<P>(definition: TaskDefinition<P>): TaskHandle<P>;
   registerTask(definition: TaskDefinition<unknown>): TaskHandle<unknown> {
     const spec = parseTaskDefinition(definition as unknown as TaskDefinition<never>, this.#config);

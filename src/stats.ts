@@ -263,12 +263,19 @@ export interface StatsSample {
 
 /** Inputs of {@linkcode buildRunnerStats}. */
 export interface BuildStatsInput {
+  /** Time of the reading, epoch ms. */
   at: number;
+  /** The transport's name. */
   queue: string;
+  /** The consumer group. */
   group: string;
+  /** Queue counts for the group. */
   counts: QueueCounts;
+  /** Fleet-wide totals (`readStats()`). */
   totals: StatsDelta;
+  /** Live instances. */
   instances: InstanceInfo[];
+  /** Whether consuming is paused. */
   paused: boolean;
   /** This runner's `numWorkers`. */
   numWorkers: number;
