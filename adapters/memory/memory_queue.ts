@@ -143,7 +143,6 @@ export class MemoryQueue implements MessageQueue {
   #stream: (Entry | null)[] = [];
   #live = 0;
   #holes = 0;
-  #entries = new Map<string, Entry>();
   #nextDeliveryId = 1;
 
   #groups = new Map<string, Group>();
@@ -790,7 +789,8 @@ export class MemoryQueue implements MessageQueue {
    */
   deleteEntry(deliveryId: string): Promise<boolean> {
     return this.#run(() => {
-      const entry = this.#entries.get(deliveryId);
+      // A linear scan: this hook is for tests, and the hot paths keep no id index.
+      const entry = this.#stream.find((e) => e !== null && e.deliveryId === deliveryId);
       if (!entry) return false;
       this.#removeEntry(entry);
       return true;
@@ -875,7 +875,6 @@ export class MemoryQueue implements MessageQueue {
       removed: false,
     };
     this.#stream.push(entry);
-    this.#entries.set(entry.deliveryId, entry);
     this.#live++;
     return entry;
   }
@@ -911,7 +910,6 @@ export class MemoryQueue implements MessageQueue {
   /** Remove an entry for every group; deliveries still pending become lost. */
   #removeEntry(entry: Entry): void {
     entry.removed = true;
-    this.#entries.delete(entry.deliveryId);
     this.#stream[entry.index] = null;
     this.#live--;
     this.#holes++;
