@@ -39,7 +39,7 @@ export async function startFixture(name = "monitor-test"): Promise<Fixture> {
     consumerGroup: "monitor",
     numWorkers: 4,
     statsInterval: 20,
-    instanceInterval: 50,
+    instanceInterval: 1000,
     blockDuration: 50,
     shutdownTimeout: 1000,
   });
@@ -256,4 +256,52 @@ export class SseReader {
   async cancel(): Promise<void> {
     await this.#reader.cancel().catch(() => {});
   }
+}
+
+/** A server on a loopback port. */
+export interface Served {
+  url: string;
+  runtime: string;
+  close(): Promise<void>;
+}
+
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** Serve `fetch` on 127.0.0.1 with a free port, using the runtime's server. */
+export async function serveOnLoopback(fetch: FetchHandler): Promise<Served> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  if (g.Deno?.serve) {
+    const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, fetch);
+    return {
+      url: `http://127.0.0.1:${server.addr.port}`,
+      runtime: "Deno.serve",
+      close: async () => {
+        await server.shutdown();
+      },
+    };
+  }
+  if (g.Bun?.serve) {
+    const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch });
+    return {
+      url: `http://127.0.0.1:${server.port}`,
+      runtime: "Bun.serve",
+      close: async () => {
+        await server.stop(true);
+      },
+    };
+  }
+  const { serve } = await import("@hono/node-server");
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
+    const s = serve({ fetch, hostname: "127.0.0.1", port: 0 }, (info) => resolve({ server: s, port: info.port }));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    runtime: "@hono/node-server",
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
 }

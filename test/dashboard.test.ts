@@ -11,57 +11,35 @@ import { existsSync, mkdirSync } from "node:fs";
 import { Hono } from "hono";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createMonitor } from "../adapters/hono/mod.ts";
-import { type Fixture, startFixture, waitFor } from "./_monitor_fixture.ts";
+import { type Fixture, type Served, serveOnLoopback, startFixture, waitFor } from "./_monitor_fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = process.env.TASKRUNNER_ARTIFACTS_DIR || ".ci/artifacts";
 const XSS = `<img src=x onerror="window.__xss=1">`;
 
-interface Served {
-  url: string;
-  runtime: string;
-  close(): Promise<void>;
+// Page-side callbacks run in the browser; the test files are type-checked
+// without the DOM library, so they reach the document through globalThis.
+// (Expressions passed as strings would need 'unsafe-eval', which the
+// dashboard's CSP rightly refuses.)
+// deno-lint-ignore no-explicit-any
+type Browserish = any;
+
+/** Wait until the element with this id shows text matching `pattern` (a regex source). */
+async function untilText(page: Page, id: string, pattern: string, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(
+    ([id, pattern]) => new RegExp(pattern).test((globalThis as Browserish).document.getElementById(id)?.textContent ?? ""),
+    [id, pattern] as const,
+    { timeout },
+  );
 }
 
-type FetchHandler = (request: Request) => Response | Promise<Response>;
-
-/** Serve `fetch` on 127.0.0.1 with a free port, using the runtime's server. */
-async function serveOnLoopback(fetch: FetchHandler): Promise<Served> {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  if (g.Deno?.serve) {
-    const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, fetch);
-    return {
-      url: `http://127.0.0.1:${server.addr.port}`,
-      runtime: "Deno.serve",
-      close: async () => {
-        await server.shutdown();
-      },
-    };
-  }
-  if (g.Bun?.serve) {
-    const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch });
-    return {
-      url: `http://127.0.0.1:${server.port}`,
-      runtime: "Bun.serve",
-      close: async () => {
-        await server.stop(true);
-      },
-    };
-  }
-  const { serve } = await import("@hono/node-server");
-  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
-    const s = serve({ fetch, hostname: "127.0.0.1", port: 0 }, (info) => resolve({ server: s, port: info.port }));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    runtime: "@hono/node-server",
-    close: () =>
-      new Promise<void>((resolve) => {
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  };
+/** Wait until `selector` matches exactly `count` elements. */
+async function untilCount(page: Page, selector: string, count: number, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(
+    ([selector, count]) => (globalThis as Browserish).document.querySelectorAll(selector).length === count,
+    [selector, count] as const,
+    { timeout },
+  );
 }
 
 async function text(page: Page, selector: string): Promise<string> {
@@ -107,12 +85,12 @@ describe("dashboard in headless Chromium", () => {
       if (msg.type() === "error" || msg.type() === "warning") problems.push(`console ${msg.type()}: ${msg.text()}`);
     });
     page.on("dialog", (dialog) => void dialog.accept());
-    await page.addInitScript(() => {
-      // deno-lint-ignore no-explicit-any
-      const w = window as any;
-      w.__csp = [];
-      document.addEventListener("securitypolicyviolation", (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
+    // Page-side code is passed as strings: it runs in the browser, and the
+    // test files are type-checked without the DOM library.
+    await page.addInitScript(`
+      window.__csp = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+    `);
   });
 
   after(async () => {
@@ -139,8 +117,8 @@ describe("dashboard in headless Chromium", () => {
     await waitFor(async () => (await fx.runner.stats()).totals.completed === 5, "5 completions");
 
     await page.goto(`${served.url}/tasks`); // no trailing slash: URLs must still resolve under /tasks/
-    await page.waitForFunction(() => document.getElementById("status")?.textContent === "Live", null, { timeout: 10_000 });
-    await page.waitForFunction(() => document.getElementById("card-completed")?.textContent === "5", null, { timeout: 10_000 });
+    await untilText(page, "status", "^Live$");
+    await untilText(page, "card-completed", "^5$");
     assert.equal(await text(page, "#queue-name"), "memory:dashboard-test");
     assert.equal(await text(page, "#card-instances"), "1");
 
@@ -150,12 +128,8 @@ describe("dashboard in headless Chromium", () => {
       await new Promise((r) => setTimeout(r, 150));
     }
     await fx.runner.dispatch("ok", 1, { delay: 600_000 });
-    await page.waitForFunction(() => document.getElementById("card-completed")?.textContent === "245", null, {
-      timeout: 15_000,
-    });
-    await page.waitForFunction(() => document.getElementById("card-delayed")?.textContent === "1", null, {
-      timeout: 10_000,
-    });
+    await untilText(page, "card-completed", "^245$", 15_000);
+    await untilText(page, "card-delayed", "^1$");
     const okRow = page.locator('#tasks tbody tr[data-task="ok"] td');
     assert.equal(await okRow.nth(1).textContent(), "245");
     assert.equal(await page.locator("#instances tbody tr").count(), 1);
@@ -165,33 +139,25 @@ describe("dashboard in headless Chromium", () => {
   });
 
   it("lists dead letters with their errors as text, never as markup", async () => {
-    await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 1, null, {
-      timeout: 10_000,
-    });
+    await untilCount(page, "#dead-letters tbody tr", 1);
     const row = await text(page, "#dead-letters tbody tr");
     assert.ok(row.includes(`TypeError: ${XSS}`), `error shown literally: ${row}`);
     assert.equal(await page.locator("#dead-letters img").count(), 0);
-    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await page.evaluate(() => (globalThis as Browserish).__xss), undefined);
   });
 
   it("replays a dead letter from its button", async () => {
     await page.locator("#dead-letters tbody tr button", { hasText: "Replay" }).click();
-    await page.waitForFunction(
-      () => /^2 dead-lettered/.test(document.getElementById("card-deadtotal")?.textContent ?? ""),
-      null,
-      { timeout: 10_000 },
-    );
-    await page.waitForFunction(() => document.querySelectorAll("#dead-letters tbody tr").length === 1, null, {
-      timeout: 10_000,
-    });
+    await untilText(page, "card-deadtotal", "^2 dead-lettered");
+    await untilCount(page, "#dead-letters tbody tr", 1);
   });
 
   it("ran without script errors or CSP violations, and a screenshot is saved", async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => (globalThis as Browserish).scrollTo(0, 0));
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
     assert.ok(existsSync(`${ARTIFACTS}/dashboard.png`));
-    const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
+    const csp = await page.evaluate(() => (globalThis as Browserish).__csp);
     assert.deepEqual(csp, [], "no CSP violation");
     assert.deepEqual(problems, [], "no console errors or page errors");
   });

@@ -5,6 +5,7 @@ import {
   assertShape,
   ErrorSchema,
   type Fixture,
+  serveOnLoopback,
   SseReader,
   startFixture,
   StatsEventSchema,
@@ -140,6 +141,27 @@ describe("GET /events", () => {
     assert.equal(probe.listeners(), 4);
     await sse.cancel();
     await waitFor(() => probe.listeners() === 0, "all listeners removed after cancel", 2000);
+  });
+
+  it("lets go when a real client disconnects from the runtime's own server", async () => {
+    const probe = counted(fx.runner);
+    const app = createMonitor({ runner: probe.runner, sseInterval: 1000, cacheTime: 0 });
+    const served = await serveOnLoopback(app.fetch);
+    try {
+      const ac = new AbortController();
+      const res = await fetch(`${served.url}/events`, { signal: ac.signal });
+      const sse = new SseReader(res.body!);
+      await sse.nextOf("stats");
+      assert.equal(probe.listeners(), 4);
+      ac.abort(); // closes the TCP connection
+      await sse.cancel();
+      await waitFor(() => probe.listeners() === 0, `listeners removed after disconnect (${served.runtime})`, 3000);
+      const reads = probe.reads();
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(probe.reads(), reads, "no timer left reading stats");
+    } finally {
+      await served.close();
+    }
   });
 
   it("refuses streams beyond maxStreams with 503", async () => {

@@ -374,14 +374,18 @@ export function createMonitor(options: MonitorOptions): Hono {
     return view;
   }
 
-  app.get("/", async (c) => {
+  const dashboard = async (c: Context): Promise<Response> => {
     const nonce = createNonce();
     const page = await renderDashboard({ queue: queue.name, actions, sseInterval }, nonce);
     c.header("Content-Security-Policy", dashboardCsp(nonce));
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");
     return c.html(page);
-  });
+  };
+  // Mounted at "/tasks", "/" answers "/tasks"; the empty trailing segment
+  // also answers "/tasks/", which is what people type.
+  app.get("/", dashboard);
+  app.get("/:trailingSlash{/?}", dashboard);
 
   app.get("/api/overview", async (c) => {
     const body: MonitorOverview = (await snapshots.get()).overview;
@@ -452,8 +456,11 @@ export function createMonitor(options: MonitorOptions): Hono {
       // a stream started here would never learn that nobody reads it.
       return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     }
+    // The stream learns that the client left when the server cancels the
+    // response body (Node, Deno and Bun all do on disconnect). The request's
+    // AbortSignal is deliberately not used: Deno.serve warns about its legacy
+    // abort semantics as soon as it is touched.
     return streamSSE(c, async (stream) => {
-      const signal = c.req.raw.signal;
       let sending = false;
       let closed = false;
       let wake: () => void = () => {};
@@ -465,7 +472,6 @@ export function createMonitor(options: MonitorOptions): Hono {
         wake();
       };
       stream.onAbort(close);
-      signal.addEventListener("abort", close, { once: true });
       const push = async (batch: MonitorTaskEventBatch | null): Promise<void> => {
         if (sending || closed) return; // a slow client skips ticks rather than queueing them
         sending = true;
@@ -493,13 +499,11 @@ export function createMonitor(options: MonitorOptions): Hono {
       };
       const remove = hub.add({ tick: (batch) => void push(batch) });
       try {
-        if (signal.aborted) close();
         await stream.writeSSE({ event: "hello", data: JSON.stringify({ sseInterval }), retry: 3000 });
         await push(null);
         await gone;
       } finally {
         remove();
-        signal.removeEventListener("abort", close);
       }
     }, async (error) => {
       onError(error);
