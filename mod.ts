@@ -33,17 +33,16 @@
  * @module
  */
 
-export {
-  type CompletedEvent,
-  type DeadEvent,
-  type FailedEvent,
-  type LostEvent,
-  type ReclaimedEvent,
-  type RetryingEvent,
-  type RunnerEvents,
-  type RunnerState,
-  TaskRunner,
-} from "./src/runner.ts";
+export { type RunnerState, TaskRunner } from "./src/runner.ts";
+export type {
+  CompletedEvent,
+  DeadEvent,
+  FailedEvent,
+  LostEvent,
+  ReclaimedEvent,
+  RetryingEvent,
+  RunnerEvents,
+} from "./src/events.ts";
 export type {
   BulkDispatchItem,
   DispatchOptions,

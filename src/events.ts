@@ -1,9 +1,115 @@
 /**
- * A small typed event emitter. Listeners that throw never break the caller:
- * their errors are handed to a report function instead.
+ * The runner's events and their payloads, and a small typed event emitter.
+ * Listeners that throw never break the caller: their errors are handed to a
+ * report function instead.
  *
  * @module
  */
+
+import type { DeadLetterReason, FailureRecord } from "./queue.ts";
+
+/** Emitted when a run succeeded and its acknowledgement was accepted. */
+export interface CompletedEvent {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** Failed runs before this one. */
+  attempt: number;
+  /** Run time, in milliseconds. */
+  runTime: number;
+  /** Time from ready to start, in milliseconds. */
+  waitTime: number;
+}
+
+/** Emitted for every failed run (before it is retried or dead-lettered). */
+export interface FailedEvent {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** Failed runs before this one. */
+  attempt: number;
+  /** What the action threw (any value), or a `TaskTimeoutError`. */
+  error: unknown;
+}
+
+/** Emitted when a task is scheduled to run again. */
+export interface RetryingEvent {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** The attempt number the next run will see as `ctx.attempt`. */
+  attempt: number;
+  /** Delay before the next run, in milliseconds. */
+  delay: number;
+  /** Why: what the failed run threw, or an `UnknownTaskError`. */
+  error: unknown;
+}
+
+/** Emitted when a task went to the dead-letter store (by this runner). */
+export interface DeadEvent {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** Failed runs counted, including the last one. */
+  attempt: number;
+  /** Why it was dead-lettered. */
+  reason: DeadLetterReason;
+  /** The last real error (any value). */
+  error: unknown;
+  /** The error as recorded in the dead-letter store. */
+  failure: FailureRecord;
+}
+
+/** Emitted when this runner took over a delivery whose consumer stopped heartbeating. */
+export interface ReclaimedEvent {
+  /** Task id. */
+  id: string;
+  /** Task name. */
+  name: string;
+  /** Transport id of the delivery. */
+  deliveryId: string;
+  /** How many times the task has been delivered, this time included. */
+  deliveryCount: number;
+}
+
+/** Emitted when this runner lost a delivery it held. */
+export interface LostEvent {
+  /** Transport id of the delivery. */
+  deliveryId: string;
+  /** Task id, when known. */
+  id: string | null;
+  /** Task name, when known. */
+  name: string | null;
+  /**
+   * `reservation-lost`: a heartbeat found another consumer owns it now;
+   * `refused`: an ack, retry or dead-letter was refused for the same reason;
+   * `entry-missing`: a reclaim found its stored entry deleted outside the library.
+   */
+  reason: "reservation-lost" | "refused" | "entry-missing";
+}
+
+/** Events of a {@linkcode TaskRunner} and their payloads. */
+export interface RunnerEvents {
+  /** A run succeeded and was acknowledged. */
+  completed: CompletedEvent;
+  /** A run failed (it may be retried). */
+  failed: FailedEvent;
+  /** A task was scheduled to run again. */
+  retrying: RetryingEvent;
+  /** A task went to the dead-letter store. */
+  dead: DeadEvent;
+  /** A delivery of a stalled consumer was taken over. */
+  reclaimed: ReclaimedEvent;
+  /** A delivery this runner held now belongs to another consumer. */
+  lost: LostEvent;
+  /** Internal errors (transport failures, throwing hooks or listeners); never task failures. */
+  error: Error;
+}
+
 
 /** A listener of one event. */
 export type Listener<T> = (event: T) => void;

@@ -7,7 +7,7 @@
  */
 
 import { type Clock, sleep } from "./clock.ts";
-import { decodePayload, encodePayload } from "./codec.ts";
+import { decodePayload } from "./codec.ts";
 import {
   parseRunnerConfig,
   parseTaskDefinition,
@@ -30,13 +30,12 @@ import {
   UnrecoverableError,
   ValidationError,
 } from "./errors.ts";
-import { Emitter } from "./events.ts";
+import { Emitter, type LostEvent, type RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type {
   Consumer,
   DeadLetterReason,
   Delivery,
-  FailureRecord,
   InstanceInfo,
   MessageQueue,
   NewTask,
@@ -51,122 +50,27 @@ import {
   type TaskContext,
   type TaskDefinition,
   type TaskHandle,
+  prepareTask,
   validateWithSchema,
 } from "./task.ts";
 
-/** Emitted when a run succeeded and its acknowledgement was accepted. */
-export interface CompletedEvent {
-  /** Task id. */
-  id: string;
-  /** Task name. */
-  name: string;
-  /** Failed runs before this one. */
-  attempt: number;
-  /** Run time, in milliseconds. */
-  runTime: number;
-  /** Time from ready to start, in milliseconds. */
-  waitTime: number;
-}
-
-/** Emitted for every failed run (before it is retried or dead-lettered). */
-export interface FailedEvent {
-  /** Task id. */
-  id: string;
-  /** Task name. */
-  name: string;
-  /** Failed runs before this one. */
-  attempt: number;
-  /** What the action threw (any value), or a `TaskTimeoutError`. */
-  error: unknown;
-}
-
-/** Emitted when a task is scheduled to run again. */
-export interface RetryingEvent {
-  /** Task id. */
-  id: string;
-  /** Task name. */
-  name: string;
-  /** The attempt number the next run will see as `ctx.attempt`. */
-  attempt: number;
-  /** Delay before the next run, in milliseconds. */
-  delay: number;
-  /** Why: what the failed run threw, or an `UnknownTaskError`. */
-  error: unknown;
-}
-
-/** Emitted when a task went to the dead-letter store (by this runner). */
-export interface DeadEvent {
-  /** Task id. */
-  id: string;
-  /** Task name. */
-  name: string;
-  /** Failed runs counted, including the last one. */
-  attempt: number;
-  /** Why it was dead-lettered. */
-  reason: DeadLetterReason;
-  /** The last real error (any value). */
-  error: unknown;
-  /** The error as recorded in the dead-letter store. */
-  failure: FailureRecord;
-}
-
-/** Emitted when this runner took over a delivery whose consumer stopped heartbeating. */
-export interface ReclaimedEvent {
-  /** Task id. */
-  id: string;
-  /** Task name. */
-  name: string;
-  /** Transport id of the delivery. */
-  deliveryId: string;
-  /** How many times the task has been delivered, this time included. */
-  deliveryCount: number;
-}
-
-/** Emitted when this runner lost a delivery it held. */
-export interface LostEvent {
-  /** Transport id of the delivery. */
-  deliveryId: string;
-  /** Task id, when known. */
-  id: string | null;
-  /** Task name, when known. */
-  name: string | null;
-  /**
-   * `reservation-lost`: a heartbeat found another consumer owns it now;
-   * `refused`: an ack, retry or dead-letter was refused for the same reason;
-   * `entry-missing`: a reclaim found its stored entry deleted outside the library.
-   */
-  reason: "reservation-lost" | "refused" | "entry-missing";
-}
-
-/** Events of a {@linkcode TaskRunner} and their payloads. */
-export interface RunnerEvents {
-  /** A run succeeded and was acknowledged. */
-  completed: CompletedEvent;
-  /** A run failed (it may be retried). */
-  failed: FailedEvent;
-  /** A task was scheduled to run again. */
-  retrying: RetryingEvent;
-  /** A task went to the dead-letter store. */
-  dead: DeadEvent;
-  /** A delivery of a stalled consumer was taken over. */
-  reclaimed: ReclaimedEvent;
-  /** A delivery this runner held now belongs to another consumer. */
-  lost: LostEvent;
-  /** Internal errors (transport failures, throwing hooks or listeners); never task failures. */
-  error: Error;
-}
+export type {
+  CompletedEvent,
+  DeadEvent,
+  FailedEvent,
+  LostEvent,
+  ReclaimedEvent,
+  RetryingEvent,
+  RunnerEvents,
+} from "./events.ts";
 
 /** Lifecycle state of a runner. */
 export type RunnerState = "idle" | "starting" | "running" | "stopping";
 
 /** Longest sleep of the delayed-task promoter, in ms (covers tasks added by other processes). */
 const PROMOTE_MAX_SLEEP = 1_000;
-/** Extra time-to-live of a unique lock beyond the dispatch delay, in ms (crash backstop). */
-const UNIQUE_BACKSTOP = 86_400_000;
 /** Bound on the post-grace work of `stop()` (acks, stats, deregistration), in ms. */
 const FINAL_FLUSH_TIMEOUT = 5_000;
-/** Longest unique key accepted from `uniqueKey`, in characters. */
-const MAX_UNIQUE_KEY_LENGTH = 1_000;
 const NO_ERROR: unique symbol = Symbol("no error");
 const TIMED_OUT: unique symbol = Symbol("timed out");
 
@@ -421,7 +325,7 @@ export class TaskRunner implements AsyncDisposable {
    */
   async dispatch(name: string, payload: unknown, options?: DispatchOptions): Promise<string> {
     const spec = this.#spec(name);
-    const prepared = await this.#prepare(spec, payload, options);
+    const prepared = await prepareTask(spec, payload, options, this.#clock.now(), this.#config.maxPayloadBytes);
     const [result] = await this.#queue.add([prepared.task]);
     if (!result.ok) throw new DuplicateTaskError(name, prepared.uniqueKey ?? "", result.existingId);
     if (prepared.task.delay) this.#wakePromoterAt(this.#clock.now() + prepared.task.delay);
@@ -449,7 +353,7 @@ export class TaskRunner implements AsyncDisposable {
     const keys: (string | undefined)[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
-      const prepared = await this.#prepare(this.#spec(item.name), item.payload, item.options);
+      const prepared = await prepareTask(this.#spec(item.name), item.payload, item.options, this.#clock.now(), this.#config.maxPayloadBytes);
       tasks[i] = prepared.task;
       keys[i] = prepared.uniqueKey;
     }
@@ -710,91 +614,6 @@ export class TaskRunner implements AsyncDisposable {
     const spec = this.#registry.get(name);
     if (spec === undefined) throw new UnknownTaskError(name);
     return spec;
-  }
-
-  async #prepare(
-    spec: ResolvedTask,
-    payload: unknown,
-    options: DispatchOptions | undefined,
-  ): Promise<{ task: NewTask; uniqueKey: string | undefined }> {
-    let value = payload;
-    if (spec.schema !== undefined) {
-      const checked = await validateWithSchema(spec.schema, payload);
-      if (!checked.ok) throw new PayloadValidationError(spec.name, checked.issues);
-      value = checked.value;
-    }
-    const encoded = encodePayload(payload, this.#config.maxPayloadBytes);
-    if (!encoded.ok) throw new PayloadValidationError(spec.name, encoded.issues);
-    const delay = this.#delayOf(spec.name, options);
-    const task: NewTask = {
-      id: globalThis.crypto.randomUUID(),
-      name: spec.name,
-      body: encoded.body,
-      attempt: 0,
-      reservationTimeout: spec.reservationTimeout,
-      dispatchedAt: this.#clock.now(),
-    };
-    if (delay > 0) task.delay = delay;
-    let uniqueKey: string | undefined;
-    if (spec.unique) {
-      if (spec.uniqueKey !== undefined) {
-        const key: unknown = (spec.uniqueKey as (p: unknown) => unknown)(value);
-        if (typeof key !== "string" || key.length > MAX_UNIQUE_KEY_LENGTH) {
-          throw new ValidationError(
-            `Cannot dispatch '${spec.name}': uniqueKey must return a string of at most ${MAX_UNIQUE_KEY_LENGTH} characters, got ${
-              describeValue(key)
-            }`,
-            [{ path: "uniqueKey", message: "must return a string" }],
-          );
-        }
-        uniqueKey = key;
-      } else {
-        uniqueKey = "";
-      }
-      task.unique = {
-        // Task names cannot contain "|", so name and key never run together ambiguously.
-        key: spec.uniqueKey !== undefined ? `${spec.name}|${uniqueKey}` : spec.name,
-        token: globalThis.crypto.randomUUID(),
-        holdFor: spec.uniqueFor,
-        ttl: Math.max(spec.uniqueFor, delay + UNIQUE_BACKSTOP),
-      };
-    }
-    return { task, uniqueKey };
-  }
-
-  #delayOf(name: string, options: DispatchOptions | undefined): number {
-    if (options === undefined) return 0;
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError(`Cannot dispatch '${name}': options must be an object, got ${describeValue(options)}`, []);
-    }
-    const { delay, at } = options;
-    if (delay !== undefined && at !== undefined) {
-      throw new ValidationError(`Cannot dispatch '${name}': give 'delay' or 'at', not both`, [
-        { path: "delay", message: "conflicts with 'at'" },
-      ]);
-    }
-    if (delay !== undefined) {
-      if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
-        throw new ValidationError(
-          `Cannot dispatch '${name}': 'delay' must be a non-negative finite number of milliseconds, got ${
-            describeValue(delay)
-          }`,
-          [{ path: "delay", message: "must be a non-negative finite number of milliseconds" }],
-        );
-      }
-      return delay;
-    }
-    if (at !== undefined) {
-      const ms = at instanceof Date ? at.getTime() : at;
-      if (typeof ms !== "number" || !Number.isFinite(ms)) {
-        throw new ValidationError(
-          `Cannot dispatch '${name}': 'at' must be a valid Date or epoch milliseconds, got ${describeValue(at)}`,
-          [{ path: "at", message: "must be a valid Date or epoch milliseconds" }],
-        );
-      }
-      return Math.max(0, ms - this.#clock.now());
-    }
-    return 0;
   }
 
   // ---------------------------------------------------------------- consuming

@@ -5,10 +5,17 @@
  * @module
  */
 
-import type { DuplicateTaskError, ValidationIssue } from "./errors.ts";
+import { encodePayload } from "./codec.ts";
+import { describeValue, type ResolvedTask } from "./config.ts";
+import { type DuplicateTaskError, PayloadValidationError, ValidationError, type ValidationIssue } from "./errors.ts";
 import type { Backoff } from "./retry.ts";
-import type { DeadLetterReason, FailureRecord } from "./queue.ts";
+import type { DeadLetterReason, FailureRecord, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
+
+/** Extra time-to-live of a unique lock beyond the dispatch delay, in ms (crash backstop). */
+const UNIQUE_BACKSTOP = 86_400_000;
+/** Longest unique key accepted from `uniqueKey`, in characters. */
+const MAX_UNIQUE_KEY_LENGTH = 1_000;
 
 /** What a task's action receives besides its payload. */
 export interface TaskContext {
@@ -192,4 +199,112 @@ export async function validateWithSchema(
     };
   }
   return { ok: true, value: result.value };
+}
+
+/** A dispatch ready for the transport. */
+export interface PreparedTask {
+  /** The task to add. */
+  task: NewTask;
+  /** The key `uniqueKey` returned ("" without one); undefined for non-unique tasks. */
+  uniqueKey: string | undefined;
+}
+
+/**
+ * Turn a dispatch into a task for the transport: check the payload against
+ * the schema, encode it, resolve the delay, and build the unique lock.
+ *
+ * @param spec The registered task.
+ * @param payload The payload given to dispatch.
+ * @param options Delay or due time.
+ * @param now The runner clock's time, epoch ms.
+ * @param maxPayloadBytes Size limit of the encoded payload, UTF-8 bytes.
+ * @returns The task to add and the user-level unique key (if unique).
+ * @throws {PayloadValidationError} Schema failure, unencodable value or oversize body.
+ * @throws {ValidationError} Invalid options or a bad `uniqueKey` result.
+ */
+export async function prepareTask(
+  spec: ResolvedTask,
+  payload: unknown,
+  options: DispatchOptions | undefined,
+  now: number,
+  maxPayloadBytes: number,
+): Promise<PreparedTask> {
+  let value = payload;
+  if (spec.schema !== undefined) {
+    const checked = await validateWithSchema(spec.schema, payload);
+    if (!checked.ok) throw new PayloadValidationError(spec.name, checked.issues);
+    value = checked.value;
+  }
+  const encoded = encodePayload(payload, maxPayloadBytes);
+  if (!encoded.ok) throw new PayloadValidationError(spec.name, encoded.issues);
+  const delay = delayOf(spec.name, options, now);
+  const task: NewTask = {
+    id: globalThis.crypto.randomUUID(),
+    name: spec.name,
+    body: encoded.body,
+    attempt: 0,
+    reservationTimeout: spec.reservationTimeout,
+    dispatchedAt: now,
+  };
+  if (delay > 0) task.delay = delay;
+  let uniqueKey: string | undefined;
+  if (spec.unique) {
+    if (spec.uniqueKey !== undefined) {
+      const key: unknown = (spec.uniqueKey as (p: unknown) => unknown)(value);
+      if (typeof key !== "string" || key.length > MAX_UNIQUE_KEY_LENGTH) {
+        throw new ValidationError(
+          `Cannot dispatch '${spec.name}': uniqueKey must return a string of at most ${MAX_UNIQUE_KEY_LENGTH} characters, got ${
+            describeValue(key)
+          }`,
+          [{ path: "uniqueKey", message: "must return a string" }],
+        );
+      }
+      uniqueKey = key;
+    } else {
+      uniqueKey = "";
+    }
+    task.unique = {
+      // Task names cannot contain "|", so name and key never run together ambiguously.
+      key: spec.uniqueKey !== undefined ? `${spec.name}|${uniqueKey}` : spec.name,
+      token: globalThis.crypto.randomUUID(),
+      holdFor: spec.uniqueFor,
+      ttl: Math.max(spec.uniqueFor, delay + UNIQUE_BACKSTOP),
+    };
+  }
+  return { task, uniqueKey };
+}
+
+function delayOf(name: string, options: DispatchOptions | undefined, now: number): number {
+  if (options === undefined) return 0;
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError(`Cannot dispatch '${name}': options must be an object, got ${describeValue(options)}`, []);
+  }
+  const { delay, at } = options;
+  if (delay !== undefined && at !== undefined) {
+    throw new ValidationError(`Cannot dispatch '${name}': give 'delay' or 'at', not both`, [
+      { path: "delay", message: "conflicts with 'at'" },
+    ]);
+  }
+  if (delay !== undefined) {
+    if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
+      throw new ValidationError(
+        `Cannot dispatch '${name}': 'delay' must be a non-negative finite number of milliseconds, got ${
+          describeValue(delay)
+        }`,
+        [{ path: "delay", message: "must be a non-negative finite number of milliseconds" }],
+      );
+    }
+    return delay;
+  }
+  if (at !== undefined) {
+    const ms = at instanceof Date ? at.getTime() : at;
+    if (typeof ms !== "number" || !Number.isFinite(ms)) {
+      throw new ValidationError(
+        `Cannot dispatch '${name}': 'at' must be a valid Date or epoch milliseconds, got ${describeValue(at)}`,
+        [{ path: "at", message: "must be a valid Date or epoch milliseconds" }],
+      );
+    }
+    return Math.max(0, ms - now);
+  }
+  return 0;
 }
