@@ -93,6 +93,8 @@ class Execution implements TaskContext {
   readonly delivery: Delivery;
   readonly fetcher: Fetcher;
   readonly runner: TaskRunner;
+  /** The start() it belongs to: work of an earlier run never touches the counters of a later one. */
+  readonly epoch: number;
   controller: AbortController | null = null;
   aborted = false;
   abortReason: unknown = undefined;
@@ -105,8 +107,9 @@ class Execution implements TaskContext {
   runTime = 0;
   waitTime = 0;
 
-  constructor(runner: TaskRunner, fetcher: Fetcher, delivery: Delivery) {
+  constructor(runner: TaskRunner, fetcher: Fetcher, delivery: Delivery, epoch: number) {
     this.runner = runner;
+    this.epoch = epoch;
     this.fetcher = fetcher;
     this.delivery = delivery;
     this.id = delivery.id;
@@ -205,6 +208,10 @@ export class TaskRunner implements AsyncDisposable {
 
   #promoterTimer: unknown = null;
   #promoterWakeAt = Infinity;
+  /** Earliest wake-up asked for while the promoter was not asleep (runner clock). */
+  #promoterPendingWake = Infinity;
+  /** Incremented by every start(). */
+  #epoch = 0;
   #promoterWake: (() => void) | null = null;
   /** Transport clock minus runner clock, from the last promote call. */
   #transportOffset = 0;
@@ -416,6 +423,8 @@ export class TaskRunner implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     const config = this.#config;
     this.#run = new AbortController();
+    this.#epoch++;
+    this.#promoterPendingWake = Infinity;
     this.#fetchAbort = new AbortController();
     try {
       await this.#queue.init(config.consumerGroup);
@@ -666,7 +675,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #begin(fetcher: Fetcher, delivery: Delivery): void {
-    const execution = new Execution(this, fetcher, delivery);
+    const execution = new Execution(this, fetcher, delivery, this.#epoch);
     const previous = this.#held.get(delivery.deliveryId);
     if (previous !== undefined) this.#markLost(previous, "reservation-lost");
     this.#held.set(delivery.deliveryId, execution);
@@ -939,6 +948,7 @@ export class TaskRunner implements AsyncDisposable {
   #releaseSlot(execution: Execution): void {
     if (!execution.slotHeld) return;
     execution.slotHeld = false;
+    if (execution.epoch !== this.#epoch) return;
     this.#busy--;
     this.#wakeSlotWaiter();
   }
@@ -955,6 +965,7 @@ export class TaskRunner implements AsyncDisposable {
   #finalize(execution: Execution): void {
     if (execution.finalized) return;
     execution.finalized = true;
+    if (execution.epoch !== this.#epoch) return;
     const id = execution.delivery.deliveryId;
     if (this.#held.get(id) === execution) this.#held.delete(id);
     this.#active--;
@@ -1253,6 +1264,11 @@ export class TaskRunner implements AsyncDisposable {
         wait = transportBackoff(failures);
       }
       if (signal.aborted) return;
+      if (this.#promoterPendingWake !== Infinity) {
+        const early = this.#promoterPendingWake - this.#clock.now();
+        this.#promoterPendingWake = Infinity;
+        if (failures === 0 && early < wait) wait = early > 1 ? early : 1;
+      }
       await new Promise<void>((resolve) => {
         this.#promoterWake = resolve;
         this.#promoterWakeAt = this.#clock.now() + wait;
@@ -1272,7 +1288,12 @@ export class TaskRunner implements AsyncDisposable {
   /** Make the promoter run no later than `at` (runner clock). */
   #wakePromoterAt(at: number): void {
     const wake = this.#promoterWake;
-    if (wake === null || at >= this.#promoterWakeAt) return;
+    if (wake === null) {
+      // Mid-call: the promote in flight may have read the schedule before this task was added.
+      if (at < this.#promoterPendingWake) this.#promoterPendingWake = at;
+      return;
+    }
+    if (at >= this.#promoterWakeAt) return;
     this.#clearPromoterTimer();
     const wait = at - this.#clock.now();
     if (wait <= 0) {

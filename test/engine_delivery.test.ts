@@ -291,6 +291,31 @@ describe("delayed tasks", () => {
     await until(() => ran.length === 1, "ran");
     assert.equal(ran[0] - t0, 30);
   });
+
+  it("added while a promote call is in flight still run on time", async () => {
+    const gate = deferred();
+    let gated = true;
+    const f = setup({}, {
+      // This promote reads the schedule at once but answers late, like a slow round trip.
+      promote: () =>
+        f.queue.promote().then(async (result) => {
+          if (gated) await gate.promise;
+          return result;
+        }),
+    });
+    const { runner, clock, calls } = f;
+    const ran: number[] = [];
+    const t = runner.registerTask({ name: "x", action: () => void ran.push(clock.now()) });
+    await runner.start();
+    await until(() => calls.promote?.length === 1, "first promote in flight");
+    const t0 = clock.now();
+    await t.dispatch(null, { delay: 30 });
+    gated = false;
+    gate.resolve();
+    await clock.advance(30);
+    await until(() => ran.length === 1, "ran");
+    assert.equal(ran[0] - t0, 30);
+  });
 });
 
 describe("event listeners", () => {
