@@ -187,6 +187,29 @@ describe("stop", () => {
     await until(() => runs === 1, "ran after restart");
   });
 
+  it("keeps its worker limit after a restart even when an abandoned task settles late", async () => {
+    const { runner, clock } = setup({ numWorkers: 1 });
+    const old = deferred();
+    let started = 0;
+    const t = runner.registerTask({ name: "t", action: (kind: string) => {
+      started++;
+      return kind === "old" ? old.promise : forever();
+    } });
+    await runner.start();
+    await t.dispatch("old");
+    await until(() => started === 1, "old task running");
+    const stopping = runner.stop();
+    await clock.advance(1_000); // grace over: abandoned
+    await stopping;
+    await runner.start();
+    old.resolve(); // the abandoned action settles during the new run
+    await new Promise((r) => setTimeout(r, 5));
+    await t.dispatchBulk([{ payload: "new" }, { payload: "new" }]);
+    await until(() => started === 2, "one new task running");
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(started, 2, "only one slot: the second new task waits");
+  });
+
   it("is what Symbol.asyncDispose does", async () => {
     const { runner } = setup();
     await runner.start();
