@@ -78,7 +78,8 @@ async function until(what: string, timeout: number, check: () => boolean): Promi
 const WORK = 5_000;
 const FAILING = 20;
 const FAIL_BASE = 100_000; // payload numbers of the failing tasks
-const LONG_MS = 5_000; // 10 × the long task's 500 ms reservation
+const LONG_RESERVATION = 1_000;
+const LONG_MS = 10 * LONG_RESERVATION;
 
 describe("three worker processes on one Redis queue, one SIGKILLed mid-task", () => {
   let server: RedisServer;
@@ -114,7 +115,7 @@ describe("three worker processes on one Redis queue, one SIGKILLed mid-task", ()
     // Reservations are fixed at dispatch: the producer sets the same 1 s the workers use.
     const producer = new TaskRunner(queue, { consumerGroup: "multiprocess", reservationTimeout: 1_000 });
     const noop = async () => {};
-    const long = producer.registerTask<{ n: number; ms: number }>({ name: "long", reservationTimeout: 500, action: noop });
+    const long = producer.registerTask<{ n: number; ms: number }>({ name: "long", reservationTimeout: LONG_RESERVATION, action: noop });
     const fail = producer.registerTask<{ n: number }>({ name: "fail", maxRetry: 1, action: noop });
     const work = producer.registerTask<{ n: number }>({ name: "work", maxRetry: 3, action: noop });
     try {
@@ -202,7 +203,11 @@ describe("three worker processes on one Redis queue, one SIGKILLed mid-task", ()
       for (const [id, calls] of failedPerTask) assert.equal(calls, 1, `failed handler called ${calls} times for ${id}`);
 
       const longRuns = records.filter((r) => r.ev === "start" && r.id === longId);
-      assert.equal(longRuns.length, 1, "the long task under heartbeats ran once");
+      assert.equal(
+        longRuns.length,
+        1,
+        `the long task under heartbeats ran once; runs: ${JSON.stringify(records.filter((r) => r.id === longId))}`,
+      );
       const longEnd = records.find((r) => r.ev === "end" && r.id === longId)!;
       assert.equal(longEnd.aborted, false, "the long task kept its reservation");
 

@@ -76,7 +76,7 @@ runner.registerTask<{ n: number }>({
 runner.registerTask<{ n: number; ms: number }>({
   name: "long",
   maxRetry: 0,
-  reservationTimeout: 500,
+  reservationTimeout: 1_000,
   action: async (payload, ctx) => {
     emit({ ev: "start", id: ctx.id, n: payload.n, attempt: ctx.attempt });
     await sleep(payload.ms);
