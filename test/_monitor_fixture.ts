@@ -5,7 +5,7 @@
  */
 
 import * as v from "valibot";
-import { TaskRunner } from "../mod.ts";
+import { type MessageQueue, TaskRunner } from "../mod.ts";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
 import type {
   MonitorDeadLetter,
@@ -23,7 +23,7 @@ import type {
 } from "../adapters/hono/mod.ts";
 
 export interface Fixture {
-  queue: MemoryQueue;
+  queue: MessageQueue;
   runner: TaskRunner;
   /** Dispatch `n` tasks that succeed. */
   dispatchOk(n: number): Promise<string[]>;
@@ -32,9 +32,11 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-/** Start a runner on a fresh memory queue, with stats flushed every 20 ms. */
-export async function startFixture(name = "monitor-test"): Promise<Fixture> {
-  const queue = new MemoryQueue({ name });
+/**
+ * Start a runner with stats flushed every 20 ms, on `queue` or on a fresh
+ * memory queue with this name.
+ */
+export async function startFixture(name = "monitor-test", queue: MessageQueue = new MemoryQueue({ name })): Promise<Fixture> {
   const runner = new TaskRunner(queue, {
     consumerGroup: "monitor",
     numWorkers: 4,

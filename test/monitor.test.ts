@@ -307,3 +307,17 @@ describe("monitor actions", () => {
     assert.equal(preflight.headers.get("access-control-allow-origin"), "https://ops.example");
   });
 });
+
+describe("monitor when the queue cannot be read", () => {
+  it("answers 503 unavailable in JSON, without details, and reports the error to onError", async () => {
+    const fx = await startFixture("closed-test");
+    const reported: unknown[] = [];
+    const app = createMonitor({ runner: fx.runner, onError: (e) => reported.push(e), cacheTime: 0 });
+    await fx.stop(); // closes the queue: every read now fails
+    for (const path of ["/api/overview", "/api/tasks", "/metrics", "/api/dead-letters", "/api/dead-letters/1"]) {
+      await expectError(await app.request(path), 503, "unavailable");
+    }
+    assert.ok(reported.length >= 5, `onError saw ${reported.length} errors`);
+    assert.ok(reported.every((e) => e instanceof Error));
+  });
+});

@@ -8,7 +8,7 @@
 
 import { toFailure } from "../../src/errors.ts";
 import type { FailureRecord } from "../../src/queue.ts";
-import type { RunnerEvents } from "../../src/runner.ts";
+import type { RunnerEvents } from "../../mod.ts";
 import type { MonitorTaskEvent, MonitorTaskEventBatch } from "./types.ts";
 
 /** Task events the stream forwards. */

@@ -51,7 +51,7 @@ import { cors as corsMiddleware } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { streamSSE } from "hono/streaming";
 import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
-import type { RunnerEvents } from "../../src/runner.ts";
+import type { RunnerEvents } from "../../mod.ts";
 import type { RunnerStats } from "../../src/stats.ts";
 import { check, CursorSchema, DEFAULT_PAGE_SIZE, IdSchema, LimitSchema } from "./_params.ts";
 import { Snapshotter } from "./_snapshot.ts";
@@ -347,6 +347,30 @@ export function createMonitor(options: MonitorOptions): Hono {
     return all[0];
   }
 
+  /**
+   * Whether the queue answers a plain read. Asked only after a call keyed
+   * by request input (an id, a cursor) failed, to tell input the transport
+   * cannot parse (the request's fault: 4xx) from a transport failure (503).
+   */
+  async function queueAnswers(): Promise<boolean> {
+    try {
+      await queue.listDeadLetters({ limit: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Run a transport call keyed by a dead-letter id; an id it cannot parse counts as unknown. */
+  async function byId<T>(call: () => Promise<T>, unknown: T): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (await queueAnswers()) return unknown;
+      throw error;
+    }
+  }
+
   function idParam(c: Context): string {
     const result = check(IdSchema, c.req.param("id"));
     if (!result.ok) throw new MonitorError(400, "bad_request", `Dead-letter id ${result.message}.`);
@@ -423,7 +447,9 @@ export function createMonitor(options: MonitorOptions): Hono {
     } catch (error) {
       // A cursor that passed the charset check may still be one the
       // transport cannot parse; that is the request's fault, not the queue's.
-      if (cursor !== null) return fail(c, 400, "bad_request", "'cursor' is not a cursor this queue handed out.");
+      if (cursor !== null && await queueAnswers()) {
+        return fail(c, 400, "bad_request", "'cursor' is not a cursor this queue handed out.");
+      }
       throw error;
     }
     const body: MonitorDeadLetterPage = {
@@ -436,7 +462,7 @@ export function createMonitor(options: MonitorOptions): Hono {
 
   app.get("/api/dead-letters/:id", async (c) => {
     const id = idParam(c);
-    const letter = await queue.getDeadLetter(id);
+    const letter = await byId(() => queue.getDeadLetter(id), null);
     if (letter === null) return fail(c, 404, "not_found", "No dead letter has this id.");
     const body: MonitorDeadLetter = deadLetterView(letter, false);
     return c.json(body);
@@ -521,12 +547,12 @@ export function createMonitor(options: MonitorOptions): Hono {
 
     app.post("/api/dead-letters/:id/replay", guard, async (c) => {
       const id = idParam(c);
-      if (!(await queue.replayDeadLetter(id))) return fail(c, 404, "not_found", "No dead letter has this id.");
+      if (!(await byId(() => queue.replayDeadLetter(id), false))) return fail(c, 404, "not_found", "No dead letter has this id.");
       return c.json({ replayed: true, deadLetterId: id });
     });
     app.delete("/api/dead-letters/:id", guard, async (c) => {
       const id = idParam(c);
-      if (!(await queue.deleteDeadLetter(id))) return fail(c, 404, "not_found", "No dead letter has this id.");
+      if (!(await byId(() => queue.deleteDeadLetter(id), false))) return fail(c, 404, "not_found", "No dead letter has this id.");
       return c.json({ deleted: true, deadLetterId: id });
     });
     app.post("/api/pause", guard, async (c) => {
