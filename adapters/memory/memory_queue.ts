@@ -19,7 +19,10 @@ import type {
   StatsDelta,
   TaskStatsDelta,
 } from "../../src/queue.ts";
+import { copyDeadLetter, DeadLetterStore } from "./_dead_letters.ts";
 import { DueHeap } from "./_due_heap.ts";
+import { type StoredTask, TaskStream } from "./_stream.ts";
+import { UniqueLocks } from "./_unique_locks.ts";
 
 /** Options for {@linkcode MemoryQueue}. */
 export interface MemoryQueueOptions {
@@ -41,71 +44,6 @@ export interface MemoryQueueOptions {
  * carry none of their own.
  */
 const MALFORMED_RESERVATION_TIMEOUT = 30_000;
-
-/** Compact the stream once it holds this many removed slots (and more than live ones). */
-const COMPACT_MIN_HOLES = 1024;
-
-/** A task as stored in the stream (ready) or in the delayed schedule. */
-interface StoredTask {
-  id: string;
-  name: string;
-  body: string;
-  attempt: number;
-  reservationTimeout: number;
-  dispatchedAt: number;
-  unique?: { key: string; token: string };
-  malformed?: string;
-}
-
-/** One stream entry: a ready task. Removed on ack, retry or dead-letter. */
-interface Entry {
-  deliveryId: string;
-  /** Position in the stream array; updated by compaction. */
-  index: number;
-  task: StoredTask;
-  readyAt: number;
-  removed: boolean;
-}
-
-/** One delivery in a group's pending list. */
-interface Pending {
-  entry: Entry;
-  consumer: string;
-  deliveryCount: number;
-  /** Last delivery, reclaim or heartbeat: idle time is measured from here. */
-  lastSeen: number;
-  /** The stored entry was removed while this delivery was pending. */
-  gone: boolean;
-}
-
-interface Group {
-  /** Stream position of the next entry never delivered to this group. */
-  cursor: number;
-  /** Live entries before `cursor` (delivered to this group, not yet removed). */
-  liveBeforeCursor: number;
-  /** Where the next reclaim scan starts. */
-  reclaimCursor: number;
-  pending: Map<string, Pending>;
-  /** Consumer name → delivery ids it owns. */
-  consumers: Map<string, Set<string>>;
-  /** Pending deliveries whose entry was removed, reported by the next reclaim. */
-  lost: Set<string>;
-}
-
-interface UniqueLockState {
-  token: string;
-  taskId: string;
-  takenAt: number;
-  holdFor: number;
-  ttl: number;
-  expiresAt: number;
-}
-
-interface DeadRecord {
-  letter: DeadLetter;
-  reservationTimeout: number;
-  malformed?: string;
-}
 
 interface Waiter {
   notify: () => void;
@@ -140,22 +78,13 @@ export class MemoryQueue implements MessageQueue {
   #clock: Clock;
   #closed = false;
 
-  #stream: (Entry | null)[] = [];
-  #live = 0;
-  #holes = 0;
-  #nextDeliveryId = 1;
-
-  #groups = new Map<string, Group>();
+  #stream = new TaskStream();
   #delayed = new DueHeap<StoredTask>();
   #delayedListeners = new Set<(dueAt: number) => void>();
   #waiters = new Set<Waiter>();
 
-  #locks = new Map<string, UniqueLockState>();
-  #lockSweepAt = COMPACT_MIN_HOLES;
-
-  #dead = new Map<number, DeadRecord>();
-  #deadOrder: number[] = [];
-  #nextDeadId = 1;
+  #locks = new UniqueLocks();
+  #dead = new DeadLetterStore();
 
   #stats = new Map<string, TaskStatsDelta>();
   #instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
@@ -180,7 +109,7 @@ export class MemoryQueue implements MessageQueue {
    */
   init(group: string): Promise<void> {
     return this.#run(() => {
-      this.#group(group);
+      this.#stream.group(group);
     });
   }
 
@@ -198,19 +127,12 @@ export class MemoryQueue implements MessageQueue {
       let ready = false;
       for (const task of tasks) {
         if (task.unique) {
-          const held = this.#lockHolder(task.unique.key, now);
+          const held = this.#locks.holder(task.unique.key, now);
           if (held) {
             results.push({ ok: false, reason: "duplicate", existingId: held.taskId });
             continue;
           }
-          this.#locks.set(task.unique.key, {
-            token: task.unique.token,
-            taskId: task.id,
-            takenAt: now,
-            holdFor: task.unique.holdFor,
-            ttl: task.unique.ttl,
-            expiresAt: now + task.unique.ttl,
-          });
+          this.#locks.take(task.unique, task.id, now);
         }
         const stored: StoredTask = {
           id: task.id,
@@ -224,13 +146,12 @@ export class MemoryQueue implements MessageQueue {
         if (task.delay !== undefined && task.delay > 0) {
           this.#schedule(stored, now + task.delay);
         } else {
-          this.#append(stored, now);
+          this.#stream.append(stored, now);
           ready = true;
         }
         results.push({ ok: true, id: task.id });
       }
       if (ready) this.#wake();
-      this.#maybeSweepLocks(now);
       return results;
     });
   }
@@ -245,9 +166,9 @@ export class MemoryQueue implements MessageQueue {
    */
   async receive(consumer: Consumer, options: ReceiveOptions): Promise<Delivery[]> {
     this.#assertOpen();
-    const group = this.#group(consumer.group);
-    this.#owned(group, consumer.name);
-    const first = this.#collect(group, consumer.name, options.count);
+    const group = this.#stream.group(consumer.group);
+    this.#stream.owned(group, consumer.name);
+    const first = this.#stream.deliver(group, consumer.name, options.count, this.#clock.now());
     if (first.length > 0 || options.block <= 0 || options.signal?.aborted) return first;
 
     const waiter: Waiter = { notify: () => {} };
@@ -266,7 +187,7 @@ export class MemoryQueue implements MessageQueue {
           waiter.notify = resolve;
         });
         if (this.#closed) return [];
-        const got = this.#collect(group, consumer.name, options.count);
+        const got = this.#stream.deliver(group, consumer.name, options.count, this.#clock.now());
         if (got.length > 0 || timedOut || signal?.aborted) return got;
       }
     } finally {
@@ -290,13 +211,13 @@ export class MemoryQueue implements MessageQueue {
   ): Promise<boolean[]> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#groups.get(consumer.group);
+      const group = this.#stream.findGroup(consumer.group);
       return deliveries.map((ref) => {
-        const pending = group && this.#owner(group, consumer.name, ref);
+        const pending = group && this.#stream.owner(group, consumer.name, ref);
         if (!group || !pending) return false;
-        this.#complete(group, pending);
+        this.#stream.complete(group, pending);
         const unique = ref.unique ?? pending.entry.task.unique;
-        if (unique) this.#releaseLock(unique.key, unique.token, now);
+        if (unique) this.#locks.release(unique.key, unique.token, now);
         return true;
       });
     });
@@ -313,10 +234,10 @@ export class MemoryQueue implements MessageQueue {
   retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#groups.get(consumer.group);
-      const pending = group && this.#owner(group, consumer.name, delivery);
+      const group = this.#stream.findGroup(consumer.group);
+      const pending = group && this.#stream.owner(group, consumer.name, delivery);
       if (!group || !pending) return false;
-      this.#complete(group, pending);
+      this.#stream.complete(group, pending);
       const stored: StoredTask = {
         id: delivery.id,
         name: delivery.name,
@@ -331,7 +252,7 @@ export class MemoryQueue implements MessageQueue {
       if (delay > 0) {
         this.#schedule(stored, now + delay);
       } else {
-        this.#append(stored, now);
+        this.#stream.append(stored, now);
         this.#wake();
       }
       return true;
@@ -355,32 +276,27 @@ export class MemoryQueue implements MessageQueue {
   ): Promise<boolean> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#groups.get(consumer.group);
-      const pending = group && this.#owner(group, consumer.name, delivery);
+      const group = this.#stream.findGroup(consumer.group);
+      const pending = group && this.#stream.owner(group, consumer.name, delivery);
       if (!group || !pending) return false;
-      this.#complete(group, pending);
+      this.#stream.complete(group, pending);
       const unique = delivery.unique ?? pending.entry.task.unique;
-      if (unique) this.#releaseLock(unique.key, unique.token, now);
-      const seq = this.#nextDeadId++;
+      if (unique) this.#locks.release(unique.key, unique.token, now);
       const failure: FailureRecord = { name: error.name, message: error.message };
       if (error.stack !== undefined) failure.stack = error.stack;
-      const record: DeadRecord = {
-        letter: {
-          deadLetterId: String(seq),
-          id: delivery.id,
-          name: delivery.name,
-          body: delivery.body,
-          attempt: delivery.attempt + 1,
-          reason,
-          error: failure,
-          dispatchedAt: delivery.dispatchedAt,
-          failedAt: now,
-        },
+      this.#dead.add({
+        id: delivery.id,
+        name: delivery.name,
+        body: delivery.body,
+        attempt: delivery.attempt + 1,
+        reason,
+        error: failure,
+        dispatchedAt: delivery.dispatchedAt,
+        failedAt: now,
+      }, {
         reservationTimeout: delivery.reservationTimeout,
-      };
-      if (delivery.malformed !== undefined) record.malformed = delivery.malformed;
-      this.#dead.set(seq, record);
-      this.#deadOrder.push(seq);
+        ...(delivery.malformed !== undefined ? { malformed: delivery.malformed } : {}),
+      });
       return true;
     });
   }
@@ -395,25 +311,22 @@ export class MemoryQueue implements MessageQueue {
   heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#groups.get(consumer.group);
+      const group = this.#stream.findGroup(consumer.group);
       const lost: string[] = [];
       for (const ref of deliveries) {
-        const pending = group && this.#owner(group, consumer.name, ref);
+        const pending = group && this.#stream.owner(group, consumer.name, ref);
         if (!group || !pending) {
           lost.push(ref.deliveryId);
           continue;
         }
         if (pending.gone) {
-          this.#dropPending(group, pending);
+          this.#stream.drop(group, pending);
           lost.push(ref.deliveryId);
           continue;
         }
         pending.lastSeen = now;
         const unique = pending.entry.task.unique;
-        const lock = unique && this.#locks.get(unique.key);
-        if (lock && lock.token === unique.token && lock.expiresAt > now) {
-          lock.expiresAt = Math.max(lock.expiresAt, now + lock.ttl);
-        }
+        if (unique) this.#locks.extend(unique.key, unique.token, now);
       }
       return lost;
     });
@@ -430,41 +343,8 @@ export class MemoryQueue implements MessageQueue {
    */
   reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
     return this.#run(() => {
-      const now = this.#clock.now();
-      const group = this.#group(consumer.group);
-      const owned = this.#owned(group, consumer.name);
-      const lost: string[] = [];
-      for (const deliveryId of group.lost) {
-        const pending = group.pending.get(deliveryId);
-        if (pending) this.#dropPending(group, pending);
-        lost.push(deliveryId);
-      }
-      group.lost.clear();
-
-      const deliveries: Delivery[] = [];
-      const total = group.pending.size;
-      const end = group.cursor;
-      let i = group.reclaimCursor < end ? group.reclaimCursor : 0;
-      let visited = 0;
-      for (let scanned = 0; scanned < end && visited < total && deliveries.length < count; scanned++) {
-        if (i >= end) i = 0;
-        const entry = this.#stream[i++];
-        if (!entry) continue;
-        const pending = group.pending.get(entry.deliveryId);
-        if (!pending) continue;
-        visited++;
-        if (now - pending.lastSeen < entry.task.reservationTimeout) continue;
-        if (pending.consumer !== consumer.name) {
-          group.consumers.get(pending.consumer)?.delete(entry.deliveryId);
-          owned.add(entry.deliveryId);
-          pending.consumer = consumer.name;
-        }
-        pending.deliveryCount++;
-        pending.lastSeen = now;
-        deliveries.push(toDelivery(entry, pending.deliveryCount));
-      }
-      group.reclaimCursor = i;
-      return { deliveries, lost };
+      const group = this.#stream.group(consumer.group);
+      return this.#stream.reclaim(group, consumer.name, count, this.#clock.now());
     });
   }
 
@@ -480,7 +360,7 @@ export class MemoryQueue implements MessageQueue {
       let promoted = 0;
       for (let next = this.#delayed.peek(); next && next.dueAt <= now; next = this.#delayed.peek()) {
         this.#delayed.pop();
-        this.#append(next.value, next.dueAt);
+        this.#stream.append(next.value, next.dueAt);
         promoted++;
       }
       if (promoted > 0) this.#wake();
@@ -510,9 +390,9 @@ export class MemoryQueue implements MessageQueue {
    */
   counts(group: string): Promise<QueueCounts> {
     return this.#run(() => {
-      const g = this.#groups.get(group);
+      const g = this.#stream.findGroup(group);
       return {
-        waiting: this.#live - (g?.liveBeforeCursor ?? 0),
+        waiting: this.#stream.waiting(g),
         inFlight: g?.pending.size ?? 0,
         delayed: this.#delayed.size,
         dead: this.#dead.size,
@@ -530,7 +410,7 @@ export class MemoryQueue implements MessageQueue {
    */
   removeConsumer(consumer: Consumer): Promise<boolean> {
     return this.#run(() => {
-      const group = this.#groups.get(consumer.group);
+      const group = this.#stream.findGroup(consumer.group);
       const owned = group?.consumers.get(consumer.name);
       if (!group || !owned) return true;
       if (owned.size > 0) return false;
@@ -547,21 +427,7 @@ export class MemoryQueue implements MessageQueue {
    */
   listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
     return this.#run(() => {
-      const order = this.#deadOrder;
-      let start = 0;
-      if (options.cursor !== undefined && options.cursor !== null) {
-        const after = Number(options.cursor);
-        if (!/^[1-9][0-9]*$/.test(options.cursor) || !Number.isSafeInteger(after)) {
-          return { items: [], nextCursor: null };
-        }
-        start = upperBound(order, after);
-      }
-      const limit = Math.max(0, Math.floor(options.limit));
-      const end = Math.min(order.length, start + limit);
-      const items: DeadLetter[] = [];
-      for (let i = start; i < end; i++) items.push(copyDeadLetter(this.#dead.get(order[i])!.letter));
-      const nextCursor = end < order.length && items.length > 0 ? items[items.length - 1].deadLetterId : null;
-      return { items, nextCursor };
+      return this.#dead.page(options.cursor, options.limit);
     });
   }
 
@@ -573,7 +439,7 @@ export class MemoryQueue implements MessageQueue {
    */
   getDeadLetter(deadLetterId: string): Promise<DeadLetter | null> {
     return this.#run(() => {
-      const record = this.#deadRecord(deadLetterId);
+      const record = this.#dead.get(deadLetterId);
       return record ? copyDeadLetter(record.letter) : null;
     });
   }
@@ -587,9 +453,9 @@ export class MemoryQueue implements MessageQueue {
    */
   replayDeadLetter(deadLetterId: string): Promise<boolean> {
     return this.#run(() => {
-      const record = this.#deadRecord(deadLetterId);
+      const record = this.#dead.get(deadLetterId);
       if (!record) return false;
-      this.#removeDead(Number(deadLetterId));
+      this.#dead.delete(deadLetterId);
       const { letter } = record;
       const stored: StoredTask = {
         id: letter.id,
@@ -600,7 +466,7 @@ export class MemoryQueue implements MessageQueue {
         dispatchedAt: letter.dispatchedAt,
       };
       if (record.malformed !== undefined) stored.malformed = record.malformed;
-      this.#append(stored, this.#clock.now());
+      this.#stream.append(stored, this.#clock.now());
       this.#wake();
       return true;
     });
@@ -614,9 +480,7 @@ export class MemoryQueue implements MessageQueue {
    */
   deleteDeadLetter(deadLetterId: string): Promise<boolean> {
     return this.#run(() => {
-      if (!this.#deadRecord(deadLetterId)) return false;
-      this.#removeDead(Number(deadLetterId));
-      return true;
+      return this.#dead.delete(deadLetterId);
     });
   }
 
@@ -763,7 +627,7 @@ export class MemoryQueue implements MessageQueue {
   injectMalformed(reason: string = "entry has no task fields"): Promise<string> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const entry = this.#append({
+      const entry = this.#stream.append({
         id: "",
         name: "",
         body: "",
@@ -789,10 +653,9 @@ export class MemoryQueue implements MessageQueue {
    */
   deleteEntry(deliveryId: string): Promise<boolean> {
     return this.#run(() => {
-      // A linear scan: this hook is for tests, and the hot paths keep no id index.
-      const entry = this.#stream.find((e) => e !== null && e.deliveryId === deliveryId);
+      const entry = this.#stream.find(deliveryId);
       if (!entry) return false;
-      this.#removeEntry(entry);
+      this.#stream.remove(entry);
       return true;
     });
   }
@@ -814,71 +677,6 @@ export class MemoryQueue implements MessageQueue {
     }
   }
 
-  #group(name: string): Group {
-    let group = this.#groups.get(name);
-    if (!group) {
-      group = {
-        cursor: 0,
-        liveBeforeCursor: 0,
-        reclaimCursor: 0,
-        pending: new Map(),
-        consumers: new Map(),
-        lost: new Set(),
-      };
-      this.#groups.set(name, group);
-    }
-    return group;
-  }
-
-  /** The delivery ids `name` owns in `group`, registering the consumer. */
-  #owned(group: Group, name: string): Set<string> {
-    let owned = group.consumers.get(name);
-    if (!owned) {
-      owned = new Set();
-      group.consumers.set(name, owned);
-    }
-    return owned;
-  }
-
-  /** The pending delivery if `consumer` owns it with the same count. */
-  #owner(group: Group, consumer: string, ref: DeliveryRef): Pending | undefined {
-    const pending = group.pending.get(ref.deliveryId);
-    if (!pending || pending.consumer !== consumer || pending.deliveryCount !== ref.deliveryCount) {
-      return undefined;
-    }
-    return pending;
-  }
-
-  #collect(group: Group, consumer: string, count: number): Delivery[] {
-    const out: Delivery[] = [];
-    const stream = this.#stream;
-    if (group.cursor >= stream.length) return out;
-    const now = this.#clock.now();
-    const owned = this.#owned(group, consumer);
-    while (out.length < count && group.cursor < stream.length) {
-      const entry = stream[group.cursor++];
-      if (!entry) continue;
-      group.liveBeforeCursor++;
-      group.pending.set(entry.deliveryId, { entry, consumer, deliveryCount: 1, lastSeen: now, gone: false });
-      owned.add(entry.deliveryId);
-      out.push(toDelivery(entry, 1));
-    }
-    return out;
-  }
-
-  #append(task: StoredTask, readyAt: number): Entry {
-    const entry: Entry = {
-      deliveryId: String(this.#nextDeliveryId++),
-      index: this.#stream.length,
-      task,
-      readyAt,
-      removed: false,
-    };
-    this.#stream.push(entry);
-    this.#live++;
-    return entry;
-  }
-
   #schedule(task: StoredTask, dueAt: number): void {
     this.#delayed.push(dueAt, task);
     for (const listener of this.#delayedListeners) {
@@ -893,136 +691,6 @@ export class MemoryQueue implements MessageQueue {
   #wake(): void {
     for (const waiter of this.#waiters) waiter.notify();
   }
-
-  /** Remove a completed delivery from its group and its entry from the stream. */
-  #complete(group: Group, pending: Pending): void {
-    this.#dropPending(group, pending);
-    if (!pending.entry.removed) this.#removeEntry(pending.entry);
-  }
-
-  #dropPending(group: Group, pending: Pending): void {
-    const id = pending.entry.deliveryId;
-    group.pending.delete(id);
-    group.lost.delete(id);
-    group.consumers.get(pending.consumer)?.delete(id);
-  }
-
-  /** Remove an entry for every group; deliveries still pending become lost. */
-  #removeEntry(entry: Entry): void {
-    entry.removed = true;
-    this.#stream[entry.index] = null;
-    this.#live--;
-    this.#holes++;
-    for (const group of this.#groups.values()) {
-      if (entry.index < group.cursor) group.liveBeforeCursor--;
-      const pending = group.pending.get(entry.deliveryId);
-      if (pending && pending.entry === entry) {
-        pending.gone = true;
-        group.lost.add(entry.deliveryId);
-      }
-    }
-    if (this.#holes >= COMPACT_MIN_HOLES && this.#holes > this.#live) this.#compact();
-  }
-
-  /** Drop removed slots; O(n), run once removed slots outnumber live ones. */
-  #compact(): void {
-    const old = this.#stream;
-    const liveBefore = new Uint32Array(old.length + 1);
-    const next: Entry[] = [];
-    for (let i = 0; i < old.length; i++) {
-      liveBefore[i] = next.length;
-      const entry = old[i];
-      if (entry) {
-        entry.index = next.length;
-        next.push(entry);
-      }
-    }
-    liveBefore[old.length] = next.length;
-    for (const group of this.#groups.values()) {
-      group.cursor = liveBefore[Math.min(group.cursor, old.length)];
-      group.reclaimCursor = liveBefore[Math.min(group.reclaimCursor, old.length)];
-    }
-    this.#stream = next;
-    this.#holes = 0;
-  }
-
-  /** The lock holding `key` now, dropping it when expired. */
-  #lockHolder(key: string, now: number): UniqueLockState | undefined {
-    const lock = this.#locks.get(key);
-    if (lock && lock.expiresAt <= now) {
-      this.#locks.delete(key);
-      return undefined;
-    }
-    return lock;
-  }
-
-  /** Release by token: keep the lock for the rest of `holdFor`, else delete it. */
-  #releaseLock(key: string, token: string, now: number): void {
-    const lock = this.#lockHolder(key, now);
-    if (!lock || lock.token !== token) return;
-    const holdUntil = lock.takenAt + lock.holdFor;
-    if (holdUntil > now) {
-      lock.expiresAt = holdUntil;
-      lock.ttl = 0;
-    } else {
-      this.#locks.delete(key);
-    }
-  }
-
-  /** Forget expired locks once their number doubled since the last sweep. */
-  #maybeSweepLocks(now: number): void {
-    if (this.#locks.size < this.#lockSweepAt) return;
-    for (const [key, lock] of this.#locks) if (lock.expiresAt <= now) this.#locks.delete(key);
-    this.#lockSweepAt = Math.max(COMPACT_MIN_HOLES, this.#locks.size * 2);
-  }
-
-  #deadRecord(deadLetterId: string): DeadRecord | undefined {
-    return /^[1-9][0-9]*$/.test(deadLetterId) ? this.#dead.get(Number(deadLetterId)) : undefined;
-  }
-
-  #removeDead(seq: number): void {
-    this.#dead.delete(seq);
-    const at = upperBound(this.#deadOrder, seq) - 1;
-    if (at >= 0 && this.#deadOrder[at] === seq) this.#deadOrder.splice(at, 1);
-  }
-}
-
-function toDelivery(entry: Entry, deliveryCount: number): Delivery {
-  const task = entry.task;
-  const delivery: Delivery = {
-    deliveryId: entry.deliveryId,
-    deliveryCount,
-    id: task.id,
-    name: task.name,
-    body: task.body,
-    attempt: task.attempt,
-    reservationTimeout: task.reservationTimeout,
-    dispatchedAt: task.dispatchedAt,
-    readyAt: entry.readyAt,
-  };
-  if (task.unique) delivery.unique = { key: task.unique.key, token: task.unique.token };
-  if (task.malformed !== undefined) {
-    delivery.malformed = task.malformed;
-    delivery.name = "";
-    delivery.body = "";
-  }
-  return delivery;
-}
-
-/** Index of the first element of ascending `sorted` greater than `value`. */
-function upperBound(sorted: readonly number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function copyDeadLetter(letter: DeadLetter): DeadLetter {
-  return { ...letter, error: { ...letter.error } };
 }
 
 function copyTaskStats(part: TaskStatsDelta): TaskStatsDelta {

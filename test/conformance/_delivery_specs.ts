@@ -459,6 +459,19 @@ export function deliverySpecs(spec: Spec): void {
       );
     });
 
+    spec("keeps a cursor: deliveries that go idle again do not starve the others", async (t) => {
+      const tasks = [t.task(), t.task(), t.task()];
+      await t.queue.add(tasks);
+      await t.queue.receive(t.c1, { count: 10, block: 0 });
+      await t.advance(RESERVATION + MARGIN);
+      const first = await t.queue.reclaim(t.c2, 2);
+      assert.equal(first.deliveries.length, 2);
+      const [starving] = ids(tasks).filter((id) => !ids(first.deliveries).includes(id));
+      await t.advance(RESERVATION + MARGIN);
+      const second = await t.queue.reclaim(t.c2, 2);
+      assert.ok(ids(second.deliveries).includes(starving), "the delivery left out last time comes next");
+    });
+
     spec("reports a pending delivery whose stored entry was deleted as lost, once", async (t) => {
       if (!t.fixture.deleteEntry) return; // transport cannot delete an entry behind its back
       await t.queue.add([t.task(), t.task()]);
