@@ -11,9 +11,10 @@ export function range(n: number): number[] {
 }
 
 /**
- * Deliveries `worker` received (or reclaimed) and did not get acked (ack
- * refused or never sent): what a crash of this worker puts back in play.
- * Maps task id to the attempt it was running (-1: received, not started).
+ * Deliveries `worker` received (or reclaimed) and still holds: no ack was
+ * answered for them and no heartbeat reported them lost. What a crash of
+ * this worker puts back in play. Maps task id to the attempt it was running
+ * (-1: received, not started).
  */
 export function unacked(worker: WorkerProcess): Map<string, number> {
   const open = new Map<string, number>();
@@ -23,7 +24,10 @@ export function unacked(worker: WorkerProcess): Map<string, number> {
     } else if (r.ev === "start") {
       open.set(r.id, r.attempt);
     } else if (r.ev === "ack") {
-      for (const a of r.results) if (a.ok) open.delete(a.id);
+      // Acked, or refused (the worker no longer holds it): either way no longer in its hands.
+      for (const a of r.results) open.delete(a.id);
+    } else if (r.ev === "heartbeat") {
+      for (const id of r.lostIds) open.delete(id);
     }
   }
   return open;
