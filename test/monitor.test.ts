@@ -231,6 +231,21 @@ describe("monitor actions", () => {
     assert.equal(await fx.queue.isPaused(), false);
   });
 
+  it("denies when the authorize hook throws, and reports the error", async () => {
+    const reported: unknown[] = [];
+    const app = createMonitor({
+      runner: fx.runner,
+      actions: true,
+      authorize: () => {
+        throw new Error("session store down");
+      },
+      onError: (e) => reported.push(e),
+    });
+    await expectError(await app.request("/api/pause", { method: "POST", headers: jsonHeaders }), 403, "forbidden");
+    assert.equal((reported[0] as Error).message, "session store down");
+    assert.equal(await fx.queue.isPaused(), false);
+  });
+
   it("refuses browser-style cross-site requests (CSRF)", async () => {
     const app = createMonitor({ runner: fx.runner, actions: true, authorize: () => true });
     const [id] = await deadIds(app);

@@ -538,7 +538,13 @@ export function createMonitor(options: MonitorOptions): Hono {
 
   if (actions) {
     const guard: MiddlewareHandler = async (c, next) => {
-      const allowed = await authorize!(c);
+      let allowed: boolean;
+      try {
+        allowed = await authorize!(c);
+      } catch (error) {
+        onError(error); // a failing hook denies: fail closed
+        allowed = false;
+      }
       if (allowed !== true) return fail(c, 403, "forbidden", "This request may not perform actions.");
       const csrf = csrfProblem(c, cors);
       if (csrf !== null) return fail(c, 403, "csrf_rejected", csrf);

@@ -10,11 +10,13 @@ import type { DeadLetterReason } from "../../src/queue.ts";
 
 /** Body of every error response: `{ error: { code, message } }`. */
 export interface MonitorErrorBody {
+  /** What went wrong. */
   error: {
     /**
-     * Stable machine-readable code: `bad_request`, `not_found`,
-     * `method_not_allowed`, `forbidden`, `csrf_rejected`,
-     * `unsupported_media_type`, `unavailable` or `internal`.
+     * Stable machine-readable code: `bad_request` (400), `forbidden` (403,
+     * `authorize` refused), `csrf_rejected` (403), `not_found` (404),
+     * `method_not_allowed` (405) or `unavailable` (503: the queue could not
+     * be read, or too many live streams).
      */
     code: string;
     /** Human-readable explanation; never contains a stack trace. */
