@@ -81,7 +81,13 @@ export class TaskStream {
 
   /** Append a ready task; it becomes visible to every group. */
   append(task: StoredTask, readyAt: number): Entry {
-    const entry: Entry = { deliveryId: String(this.#nextId++), index: this.#slots.length, task, readyAt, removed: false };
+    const entry: Entry = {
+      deliveryId: String(this.#nextId++),
+      index: this.#slots.length,
+      task,
+      readyAt,
+      removed: false,
+    };
     this.#slots.push(entry);
     this.#live++;
     return entry;

@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import {
-  assertNear,
-  DELAY,
-  GROUP,
-  MARGIN,
-  RESERVATION,
-  settlesWithin,
-  type SuiteContext,
-  watch,
-} from "./_fixture.ts";
+import { assertNear, DELAY, GROUP, MARGIN, RESERVATION, settlesWithin, type SuiteContext, watch } from "./_fixture.ts";
 
 /** Registers one test: `body` runs against a fresh fixture. */
 export type Spec = (title: string, body: (t: SuiteContext) => Promise<void>) => void;

@@ -7,8 +7,8 @@ import {
   DELAY,
   GROUP,
   MARGIN,
-  RESERVATION,
   realSleep,
+  RESERVATION,
   settlesWithin,
   type SuiteContext,
 } from "./_fixture.ts";
@@ -416,12 +416,25 @@ export function storeSpecs(spec: Spec): void {
       assert.deepEqual(await t.queue.readStats(), { tasks: {} });
       const one: StatsDelta = {
         tasks: {
-          email: taskStats({ completed: 2, runTimeSum: 30, runTime: buckets(3, 2), waitTimeSum: 4, waitTime: buckets(1, 2) }),
+          email: taskStats({
+            completed: 2,
+            runTimeSum: 30,
+            runTime: buckets(3, 2),
+            waitTimeSum: 4,
+            waitTime: buckets(1, 2),
+          }),
         },
       };
       const two: StatsDelta = {
         tasks: {
-          email: taskStats({ completed: 1, failed: 1, retried: 1, runTimeSum: 7, runTime: buckets(3, 1), waitTime: buckets(0, 1) }),
+          email: taskStats({
+            completed: 1,
+            failed: 1,
+            retried: 1,
+            runTimeSum: 7,
+            runTime: buckets(3, 1),
+            waitTime: buckets(0, 1),
+          }),
           charge: taskStats({ dead: 1 }),
         },
       };
