@@ -124,6 +124,19 @@ describe("MemoryQueue", () => {
     );
   });
 
+  it("keeps no timer per task: delayed tasks, reservations and locks wait for promote and reclaim", async () => {
+    const { queue, clock } = await setup();
+    await queue.add(Array.from({ length: 100 }, (_, i) => task(i, { delay: 1_000 + i })));
+    await queue.add(
+      Array.from(
+        { length: 100 },
+        (_, i) => task(100 + i, { unique: { key: `k${i}`, token: "t", holdFor: 0, ttl: 5_000 } }),
+      ),
+    );
+    await queue.receive(c1, { count: 100, block: 0 });
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it("reclaim gives every idle delivery its turn across calls", async () => {
     const { queue, clock } = await setup();
     await queue.add(Array.from({ length: 10 }, (_, i) => task(i)));
