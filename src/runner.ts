@@ -204,6 +204,8 @@ export class TaskRunner implements AsyncDisposable {
 
   #heartbeatTimer: unknown = null;
   #heartbeatDueAt = Infinity;
+  /** Period the armed heartbeat timer was set for, in ms. */
+  #heartbeatPeriod = Infinity;
   #heartbeatInFlight = false;
 
   #promoterTimer: unknown = null;
@@ -682,15 +684,18 @@ export class TaskRunner implements AsyncDisposable {
     this.#busy++;
     this.#active++;
     this.#armHeartbeat(delivery.reservationTimeout);
-    void this.#execute(execution);
+    this.#execute(execution);
   }
 
-  async #execute(execution: Execution): Promise<void> {
+  /**
+   * Run one delivery. Synchronous up to the action, so a synchronous action
+   * completes without a promise; everything after a failure is async.
+   */
+  #execute(execution: Execution): void {
     const d = execution.delivery;
     try {
       if (d.malformed !== undefined) {
-        this.#releaseSlot(execution);
-        return await this.#deadLetter(
+        return this.#refuse(
           execution,
           "malformed",
           new TaskRunnerError(`Malformed delivery ${d.deliveryId}: ${d.malformed}`),
@@ -698,8 +703,7 @@ export class TaskRunner implements AsyncDisposable {
         );
       }
       if (d.deliveryCount > this.#config.maxDeliveries) {
-        this.#releaseSlot(execution);
-        return await this.#deadLetter(
+        return this.#refuse(
           execution,
           "poison",
           new TaskRunnerError(
@@ -711,68 +715,105 @@ export class TaskRunner implements AsyncDisposable {
       const spec = this.#registry.get(d.name);
       if (spec === undefined) {
         this.#releaseSlot(execution);
-        return await this.#unknownTask(execution);
+        this.#guard(execution, this.#unknownTask(execution));
+        return;
       }
       const decoded = decodePayload(d.body, this.#config.maxPayloadBytes);
       if (!decoded.ok) {
-        this.#releaseSlot(execution);
-        return await this.#deadLetter(
-          execution,
-          "invalid-payload",
-          new PayloadValidationError(d.name, decoded.issues),
-          undefined,
-        );
+        return this.#refuse(execution, "invalid-payload", new PayloadValidationError(d.name, decoded.issues), undefined);
       }
-      let payload = decoded.value;
       if (spec.schema !== undefined) {
-        const checked = await validateWithSchema(spec.schema, payload);
-        if (!checked.ok) {
-          this.#releaseSlot(execution);
-          return await this.#deadLetter(
-            execution,
-            "invalid-payload",
-            new PayloadValidationError(d.name, checked.issues),
-            payload,
-          );
-        }
-        payload = checked.value;
+        this.#guard(execution, this.#validateThenInvoke(execution, spec, decoded.value));
+        return;
       }
+      this.#invoke(execution, spec, decoded.value);
+    } catch (internal) {
+      this.#internalError(execution, internal);
+    }
+  }
 
-      this.#running.add(execution);
-      const started = this.#clock.now();
-      let error: unknown = NO_ERROR;
-      try {
-        const result = spec.action(payload, execution);
-        if (spec.timeout !== undefined) {
-          if (await this.#withTimeout(result, execution, spec.timeout) === TIMED_OUT) {
-            error = new TaskTimeoutError(d.name, spec.timeout);
-          }
-        } else if (isThenable(result)) {
-          await result;
-        }
-      } catch (thrown) {
-        error = thrown;
-      }
+  async #validateThenInvoke(execution: Execution, spec: ResolvedTask, payload: unknown): Promise<void> {
+    const checked = await validateWithSchema(spec.schema!, payload);
+    if (!checked.ok) {
+      this.#releaseSlot(execution);
+      return await this.#deadLetter(
+        execution,
+        "invalid-payload",
+        new PayloadValidationError(execution.name, checked.issues),
+        payload,
+      );
+    }
+    this.#invoke(execution, spec, checked.value);
+  }
+
+  /** Dead-letter a delivery that cannot run at all. */
+  #refuse(execution: Execution, reason: DeadLetterReason, error: unknown, payload: unknown): void {
+    this.#releaseSlot(execution);
+    this.#guard(execution, this.#deadLetter(execution, reason, error, payload));
+  }
+
+  /** Call the action and route its outcome, without a promise when it returns synchronously. */
+  #invoke(execution: Execution, spec: ResolvedTask, payload: unknown): void {
+    this.#running.add(execution);
+    const started = this.#clock.now();
+    let result: unknown;
+    try {
+      result = spec.action(payload, execution);
+    } catch (thrown) {
+      return this.#settle(execution, spec, payload, started, thrown);
+    }
+    if (spec.timeout !== undefined) {
+      const timeout = spec.timeout;
+      this.#withTimeout(result, execution, timeout).then(
+        (value) =>
+          this.#settle(
+            execution,
+            spec,
+            payload,
+            started,
+            value === TIMED_OUT ? new TaskTimeoutError(execution.name, timeout) : NO_ERROR,
+          ),
+        (thrown) => this.#settle(execution, spec, payload, started, thrown),
+      );
+    } else if (isThenable(result)) {
+      result.then(
+        () => this.#settle(execution, spec, payload, started, NO_ERROR),
+        (thrown) => this.#settle(execution, spec, payload, started, thrown),
+      );
+    } else {
+      this.#settle(execution, spec, payload, started, NO_ERROR);
+    }
+  }
+
+  #settle(execution: Execution, spec: ResolvedTask, payload: unknown, started: number, error: unknown): void {
+    try {
       this.#running.delete(execution);
       this.#releaseSlot(execution);
       if (execution.lost || execution.abandoned) return this.#finalize(execution);
       if (error === NO_ERROR) {
-        const ended = this.#clock.now();
-        execution.runTime = ended - started;
-        const wait = started - d.readyAt;
+        execution.runTime = this.#clock.now() - started;
+        const wait = started - execution.delivery.readyAt;
         execution.waitTime = wait > 0 ? wait : 0;
         this.#queueAck(execution);
         return;
       }
-      await this.#failed(execution, spec, error, payload);
+      this.#guard(execution, this.#failed(execution, spec, error, payload));
     } catch (internal) {
-      // A bug or a transport failure past its own handling: the delivery is
-      // left for reclaim rather than lost.
-      this.#running.delete(execution);
-      this.#releaseSlot(execution);
-      this.#report(new TaskRunnerError(`Internal error while running task ${d.id}`, { cause: internal }));
-      this.#drop(execution);
+      this.#internalError(execution, internal);
     }
+  }
+
+  /** Route an unexpected rejection of post-run work to the error path. */
+  #guard(execution: Execution, work: Promise<void>): void {
+    work.catch((internal) => this.#internalError(execution, internal));
+  }
+
+  /** A bug or an unhandled failure: report it and leave the delivery for reclaim rather than lose it. */
+  #internalError(execution: Execution, internal: unknown): void {
+    this.#running.delete(execution);
+    this.#releaseSlot(execution);
+    this.#report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
+    this.#drop(execution);
   }
 
   #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
@@ -870,7 +911,7 @@ export class TaskRunner implements AsyncDisposable {
       this.#markLost(execution, "refused");
       return this.#finalize(execution);
     }
-    this.#collector.dead(d.name);
+    this.#collector.dead(d.name === "" ? "(malformed)" : d.name);
     this.#logger.warn("Task dead-lettered", { id: d.id, name: d.name, reason, error: failure.message });
     const attempt = d.attempt + 1;
     if (this.#emitter.has("dead")) {
@@ -1043,22 +1084,29 @@ export class TaskRunner implements AsyncDisposable {
   // ---------------------------------------------------------------- heartbeats
 
   #armHeartbeat(reservationTimeout: number): void {
-    const due = this.#clock.now() + heartbeatPeriod(reservationTimeout);
+    const period = heartbeatPeriod(reservationTimeout);
+    // The armed timer already comes sooner: no clock read on the hot path.
+    if (this.#heartbeatTimer !== null && period >= this.#heartbeatPeriod) return;
+    const now = this.#clock.now();
+    const due = now + period;
     if (this.#heartbeatTimer !== null && due >= this.#heartbeatDueAt) return;
     if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
     this.#heartbeatDueAt = due;
-    this.#heartbeatTimer = this.#clock.setTimeout(() => this.#heartbeatTick(), due - this.#clock.now());
+    this.#heartbeatPeriod = period;
+    this.#heartbeatTimer = this.#clock.setTimeout(() => this.#heartbeatTick(), period);
   }
 
   #clearHeartbeatTimer(): void {
     if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.#heartbeatDueAt = Infinity;
+    this.#heartbeatPeriod = Infinity;
   }
 
   #heartbeatTick(): void {
     this.#heartbeatTimer = null;
     this.#heartbeatDueAt = Infinity;
+    this.#heartbeatPeriod = Infinity;
     if (this.#held.size === 0) return;
     let shortest = Infinity;
     for (const execution of this.#held.values()) {
