@@ -16,9 +16,12 @@
  *   (after a reclaim). `deliveryCount` is the fencing value: ack, retry,
  *   dead-letter and heartbeat are refused unless the caller is still the
  *   owner AND the count it holds matches;
- * - a **consumer** is `{ group, name }`; each group receives every task once
- *   (normally there is one group), and within a group a delivery is owned by
- *   exactly one consumer name at a time;
+ * - a **consumer** is `{ group, name }`; within a group a delivery is owned
+ *   by exactly one consumer name at a time. The queue is a work queue: ack
+ *   removes the task, so a task runs once in the whole fleet even when
+ *   several groups read the same queue (a group that has not received a task
+ *   before another group acked it never sees it). The runners of one
+ *   application share one group; for fan-out, use one queue per consumer;
  * - a **reservation** is how long a delivery may stay idle (no heartbeat)
  *   before another consumer may reclaim it. It is per task
  *   (`NewTask.reservationTimeout`) and is measured on the transport's clock.
@@ -84,7 +87,7 @@ export type AddResult =
 
 /** Identifies a consumer: a group and a member name within it. */
 export interface Consumer {
-  /** Consumer group; every group receives every task once. */
+  /** Consumer group (the runners of one application share one). */
   group: string;
   /** Member name, unique per fetch loop (prefix + host + pid + n). */
   name: string;
@@ -167,8 +170,11 @@ export type DeadLetterReason =
 
 /** The error recorded with a dead letter. */
 export interface FailureRecord {
+  /** Error class name ("TypeError"; "NonErrorThrown" for `throw 42`). */
   name: string;
+  /** Error message (for non-Errors, a rendering of the thrown value). */
   message: string;
+  /** Stack trace, when the thrown value had one. */
   stack?: string;
 }
 
@@ -178,12 +184,17 @@ export interface DeadLetter {
   deadLetterId: string;
   /** Task id. */
   id: string;
+  /** Task name ("" for a malformed entry). */
   name: string;
+  /** Encoded payload, as dispatched. */
   body: string;
   /** Failed runs counted, including the last one. */
   attempt: number;
+  /** Why the task was dead-lettered. */
   reason: DeadLetterReason;
+  /** The last real error. */
   error: FailureRecord;
+  /** Epoch ms when the task was first dispatched. */
   dispatchedAt: number;
   /** Epoch ms when it was dead-lettered. */
   failedAt: number;
@@ -191,6 +202,7 @@ export interface DeadLetter {
 
 /** A page of dead letters, oldest first. */
 export interface DeadLetterPage {
+  /** Dead letters of this page, oldest first. */
   items: DeadLetter[];
   /** Pass back as `cursor` for the next page; null when there is none. */
   nextCursor: string | null;
@@ -224,12 +236,15 @@ export interface QueueCounts {
 export interface InstanceInfo {
   /** Unique instance id. */
   id: string;
+  /** Host name of the instance's process. */
   host: string;
+  /** Process id of the instance (0 when unknown). */
   pid: number;
   /** Worker slots of this instance (`numWorkers`). */
   workers: number;
   /** Tasks running on this instance at the last heartbeat. */
   busy: number;
+  /** Epoch ms when the instance started. */
   startedAt: number;
   /** Epoch ms of the last heartbeat (set by the transport). */
   lastSeen?: number;
@@ -241,14 +256,19 @@ export interface InstanceInfo {
  * bucket), so instances merge by adding.
  */
 export interface StatsDelta {
+  /** Statistics per task name. */
   tasks: Record<string, TaskStatsDelta>;
 }
 
 /** Per task-name part of {@linkcode StatsDelta}. */
 export interface TaskStatsDelta {
+  /** Runs that succeeded. */
   completed: number;
+  /** Runs that failed (retried or not). */
   failed: number;
+  /** Failed runs scheduled to run again. */
   retried: number;
+  /** Tasks moved to the dead-letter store. */
   dead: number;
   /** Sum of run times of completed runs, in milliseconds. */
   runTimeSum: number;
