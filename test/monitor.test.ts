@@ -336,3 +336,33 @@ describe("monitor when the queue cannot be read", () => {
     assert.ok(reported.every((e) => e instanceof Error));
   });
 });
+
+describe("dashboard page", () => {
+  it("escapes the queue name and sends a nonce-based CSP that changes per response", async () => {
+    const evil = `</title><script>alert(1)</script>"'&`;
+    const fx = await startFixture(evil);
+    try {
+      const app = createMonitor({ runner: fx.runner });
+      const res = await app.request("/");
+      assert.equal(res.status, 200);
+      const html = await res.text();
+      assert.ok(!html.includes("<script>alert(1)</script>"), "queue name not inserted as markup");
+      assert.ok(html.includes("&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+      const csp = res.headers.get("content-security-policy") ?? "";
+      const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+      assert.ok(nonce, csp);
+      // Every script and style element carries the nonce; no inline handlers or style attributes.
+      const count = (needle: string) => html.split(needle).length - 1;
+      assert.equal(count("<script"), 1);
+      assert.equal(count(`<script nonce="${nonce}">`), 1);
+      assert.equal(count("<style"), 1);
+      assert.equal(count(`<style nonce="${nonce}">`), 1);
+      assert.doesNotMatch(html, /\son[a-z]+=|\sstyle=/i);
+      const again = (await app.request("/")).headers.get("content-security-policy");
+      assert.notEqual(again, csp, "a fresh nonce per response");
+      assert.equal(res.headers.get("x-frame-options"), "DENY");
+    } finally {
+      await fx.stop();
+    }
+  });
+});
