@@ -99,7 +99,7 @@ async function endWindow(): Promise<{ cpuMs: number }> {
     const { profile } = await profiler.post("Profiler.stop");
     const { writeFileSync, mkdirSync } = await import("node:fs");
     mkdirSync(spec.cpuProfDir!, { recursive: true });
-    const file = `${spec.cpuProfDir}/${spec.contestant}-${spec.role}-c${spec.concurrency ?? 0}-${process.pid}.cpuprofile`;
+    const file = `${spec.cpuProfDir}/${spec.contestant.replace(/[^A-Za-z0-9]+/g, "_")}-${spec.role}-c${spec.concurrency ?? 0}-${process.pid}.cpuprofile`;
     writeFileSync(file, JSON.stringify(profile));
     profiler.disconnect();
     profiler = null;
@@ -135,8 +135,11 @@ async function finish(close: () => Promise<void>): Promise<never> {
 }
 
 async function loadContestant(name: string): Promise<Contestant> {
-  const mod = await import(`./contestants/${name}.ts`) as Record<string, Contestant>;
-  const c = mod[name];
+  // A contestant is a module of ./contestants/, or (to compare a modified
+  // copy of the library) an absolute path to a module exporting one.
+  const path = name.startsWith("/") ? name : `./contestants/${name}.ts`;
+  const mod = await import(path) as Record<string, Contestant>;
+  const c = name.startsWith("/") ? Object.values(mod)[0] : mod[name];
   if (!c) throw new Error(`unknown contestant ${name}`);
   return c;
 }

@@ -92,6 +92,13 @@ interface ScenarioResult {
 }
 
 const results: ScenarioResult[] = [];
+const printed: string[] = [];
+
+/** Print to stdout and keep the text for `bench/results/latest.md`. */
+function print(text: string): void {
+  printed.push(text);
+  console.log(text);
+}
 const errors: string[] = [];
 const live: Set<Child> = new Set();
 let redis: PrivateRedis | null = null;
@@ -108,7 +115,7 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
 }
 
 function runtimeOf(contestant: string): Runtime {
-  return contestant === "taskrunner" || contestant === "memory" ? opts.runtime : "node";
+  return contestant === "raw" || contestant === "bullmq" ? "node" : opts.runtime;
 }
 
 const timeoutMs = opts.quick ? 60_000 : 180_000;
@@ -350,7 +357,8 @@ function table(s: ScenarioResult): string {
   const multi = s.metrics.length > 1;
   lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ |`);
   lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|`);
-  const names = ["raw", "bullmq", "taskrunner", "memory"].filter((c) => s.values[c]);
+  const known = ["raw", "bullmq", "taskrunner", "memory"];
+  const names = [...known, ...Object.keys(s.values).filter((c) => !known.includes(c))].filter((c) => s.values[c]);
   for (const metric of s.metrics) {
     const rawMed = median(s.values.raw?.[metric] ?? []);
     const bullMed = median(s.values.bullmq?.[metric] ?? []);
@@ -363,7 +371,7 @@ function table(s: ScenarioResult): string {
         ? `${fmt(Math.min(...finite), s.unit)}–${fmt(Math.max(...finite), s.unit)}`
         : "";
       lines.push(
-        `| ${LABEL[c]} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} |`,
+        `| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} |`,
       );
     }
   }
@@ -429,8 +437,8 @@ async function main(): Promise<void> {
     reps: opts.reps,
     runtime: opts.runtime,
   };
-  console.log(`# TaskRunner benchmark\n`);
-  console.log("```json\n" + JSON.stringify(env, null, 2) + "\n```\n");
+  print(`# TaskRunner benchmark\n`);
+  print("```json\n" + JSON.stringify(env, null, 2) + "\n```\n");
 
   const want = (id: string): boolean => !opts.only || opts.only.has(id);
   const contestants = opts.contestants;
@@ -438,20 +446,22 @@ async function main(): Promise<void> {
   const nice = (x: number): string => x.toLocaleString("en-US");
 
   const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>): Promise<void> => {
+    const load0 = os.loadavg()[0];
     for (let rep = 0; rep < reps; rep++) {
       for (const c of order(list, rep)) {
         process.stderr.write(`… ${s.id} rep ${rep + 1}/${reps} ${c}\n`);
         await guarded(s, c, () => fn(c));
       }
     }
-    console.log(table(s) + "\n");
+    s.notes.push(`Machine load (1-min average) ${load0.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after (2 cores; the benchmark itself adds up to about 2).`);
+    print(table(s) + "\n");
     const cpu = cpuTables.get(s.id);
     if (cpu) {
       cpu.notes.push("CPU time over the measured window (process.cpuUsage() of the contestant's processes; Redis INFO used_cpu_user + used_cpu_sys) and commands Redis ran (INFO commandstats), divided by N. The machine has 2 cores, so client + Redis CPU per task bounds the rate.");
       const bd = (cpu as ScenarioResult & { breakdown?: Record<string, string> }).breakdown ?? {};
-      for (const [c, top] of Object.entries(bd)) cpu.notes.push(`${LABEL[c]}, last rep, commands per task: ${top}.`);
+      for (const [c, top] of Object.entries(bd)) cpu.notes.push(`${LABEL[c] ?? c}, last rep, commands per task: ${top}.`);
       results.push(cpu);
-      console.log(table(cpu) + "\n");
+      print(table(cpu) + "\n");
     }
   };
 
@@ -497,12 +507,12 @@ async function main(): Promise<void> {
   for (const s of rss) {
     if (Object.keys(s.values).length) {
       s.notes.push(`${env.rss}.`);
-      console.log(table(s) + "\n");
+      print(table(s) + "\n");
     }
   }
   const elapsed = (Date.now() - started) / 1000;
-  if (errors.length) console.log("## Errors\n\n" + errors.map((e) => `- ${e}`).join("\n") + "\n");
-  console.log(`Total time ${elapsed.toFixed(0)} s; load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
+  if (errors.length) print("## Errors\n\n" + errors.map((e) => `- ${e}`).join("\n") + "\n");
+  print(`Total time ${elapsed.toFixed(0)} s; load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
   mkdirSync("bench/results", { recursive: true });
   const out = {
     env,
@@ -514,7 +524,9 @@ async function main(): Promise<void> {
     })),
   };
   writeFileSync(opts.out, JSON.stringify(out, null, 2) + "\n");
-  console.error(`wrote ${opts.out}`);
+  const md = opts.out.replace(/\.json$/, "") + ".md";
+  writeFileSync(md, printed.join("\n") + "\n");
+  console.error(`wrote ${opts.out} and ${md}`);
 }
 
 async function cleanup(): Promise<void> {
