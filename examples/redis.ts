@@ -42,9 +42,10 @@ const exampleTask = runner.registerTask({
 
 const total = 100;
 let completed = 0;
-const allDone = Promise.withResolvers<void>();
+let resolveAllDone: () => void = () => {};
+const allDone = new Promise<void>((resolve) => (resolveAllDone = resolve));
 runner.on("completed", () => {
-  if (++completed === total) allDone.resolve();
+  if (++completed === total) resolveAllDone();
 });
 
 await runner.start();
@@ -54,7 +55,7 @@ const results = await exampleTask.dispatchBulk(
   Array.from({ length: total - 1 }, (_, i) => ({ payload: String(i) })),
 );
 console.log(`dispatched ${results.filter((r) => r.ok).length + 1} tasks`);
-await allDone.promise;
+await allDone;
 console.log(`all ${total} tasks completed in ${Date.now() - dispatchedAt} ms`);
 await runner.stop(); // flushes this runner's statistics to Redis
 

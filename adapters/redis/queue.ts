@@ -168,6 +168,28 @@ function pairs(reply: unknown): Array<[string, string]> {
   return rec ? Object.entries(rec) : [];
 }
 
+const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+/** Lowest and highest well-formed stream ids of a batch ("" when none). */
+function idRange(refs: readonly DeliveryRef[]): [string, string] {
+  let lo = "";
+  let hi = "";
+  let loMs = 0, loSeq = 0, hiMs = 0, hiSeq = 0;
+  for (const ref of refs) {
+    const m = STREAM_ID.exec(ref.deliveryId);
+    if (!m) continue;
+    const ms = Number(m[1]);
+    const seq = Number(m[2]);
+    if (lo === "" || ms < loMs || (ms === loMs && seq < loSeq)) [lo, loMs, loSeq] = [ref.deliveryId, ms, seq];
+    if (hi === "" || ms > hiMs || (ms === hiMs && seq > hiSeq)) [hi, hiMs, hiSeq] = [ref.deliveryId, ms, seq];
+  }
+  return [lo, hi];
+}
+
+function isPlain(task: NewTask): boolean {
+  return !task.unique && !((task.delay ?? 0) > 0);
+}
+
 function emptyTaskStats(): TaskStatsDelta {
   const n = HISTOGRAM_BUCKETS.length + 1;
   return {
@@ -369,40 +391,68 @@ export class RedisStreamQueue implements MessageQueue {
     const results: AddResult[] = [];
     // Listeners registered before this add must hear of its delayed tasks.
     if (this.#subscriber && tasks.some((t) => (t.delay ?? 0) > 0)) await this.#subscriber;
-    for (const batch of chunks(tasks, this.#batchLimit)) {
-      const keys = [this.keys.stream, this.keys.delayed];
-      const args = [this.keys.delayedChannel, String(batch.length)];
-      for (const task of batch) {
+    // Runs of plain tasks (no lock, no delay) are pipelined XADDs: the entry
+    // id carries the server time they became ready. Tasks with a lock or a
+    // delay go through the add script. Runs are sent one after another so
+    // the stream keeps the order given.
+    let i = 0;
+    while (i < tasks.length) {
+      const plain = isPlain(tasks[i]);
+      let j = i + 1;
+      while (j < tasks.length && j - i < this.#batchLimit && isPlain(tasks[j]) === plain) j++;
+      const run = tasks.slice(i, j);
+      for (const task of run) {
         if (task.reservationTimeout < this.#minReservation) this.#minReservation = task.reservationTimeout;
-        let lockIndex = 0;
-        if (task.unique) {
-          keys.push(this.keys.unique(task.unique.key));
-          lockIndex = keys.length;
-        }
-        const fields = taskFields(task, task.unique);
-        const u = task.unique;
-        args.push(
-          String(Math.max(0, Math.round(task.delay ?? 0))),
-          String(lockIndex),
-          u?.token ?? "",
-          String(Math.max(0, Math.round(u?.holdFor ?? 0))),
-          String(Math.max(1, Math.round(u?.ttl ?? 1))),
-          task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
-          String(fields.length),
-          ...fields,
-        );
       }
-      const reply = await this.#conn.eval(addScript, keys, args) as string[];
-      batch.forEach((task, i) => {
-        const r = String(reply[i]);
-        results.push(
-          r === "+"
-            ? { ok: true, id: task.id }
-            : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
-        );
-      });
+      if (plain) await this.#addPlain(run, results);
+      else await this.#addScripted(run, results);
+      i = j;
     }
     return results;
+  }
+
+  async #addPlain(run: readonly NewTask[], results: AddResult[]): Promise<void> {
+    const stream = this.keys.stream;
+    const sent = run.map((task) => {
+      const args = ["XADD", stream, "*"].concat(taskFields(task));
+      if (task.dispatchedAt !== undefined) args.push("dat", String(Math.round(task.dispatchedAt)));
+      return this.#conn.send(stream, args);
+    });
+    await Promise.all(sent);
+    for (const task of run) results.push({ ok: true, id: task.id });
+  }
+
+  async #addScripted(batch: readonly NewTask[], results: AddResult[]): Promise<void> {
+    const keys = [this.keys.stream, this.keys.delayed];
+    const args = [this.keys.delayedChannel, String(batch.length)];
+    for (const task of batch) {
+      let lockIndex = 0;
+      if (task.unique) {
+        keys.push(this.keys.unique(task.unique.key));
+        lockIndex = keys.length;
+      }
+      const fields = taskFields(task, task.unique);
+      const u = task.unique;
+      args.push(
+        String(Math.max(0, Math.round(task.delay ?? 0))),
+        String(lockIndex),
+        u?.token ?? "",
+        String(Math.max(0, Math.round(u?.holdFor ?? 0))),
+        String(Math.max(1, Math.round(u?.ttl ?? 1))),
+        task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
+        String(fields.length),
+        ...fields,
+      );
+    }
+    const reply = await this.#conn.eval(addScript, keys, args) as string[];
+    batch.forEach((task, i) => {
+      const r = String(reply[i]);
+      results.push(
+        r === "+"
+          ? { ok: true, id: task.id }
+          : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
+      );
+    });
   }
 
   /** Deliver up to `count` new tasks, blocking in short windows up to `block` ms. */
@@ -515,7 +565,10 @@ export class RedisStreamQueue implements MessageQueue {
     const results: boolean[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
       const keys = [this.keys.stream];
-      const args = [consumer.group, consumer.name, this.#deleteOnAck];
+      // Ownership is read with one XPENDING over the batch's id range; the
+      // consumer also owns its other running and prefetched deliveries there.
+      const [lo, hi] = idRange(batch);
+      const args = [consumer.group, consumer.name, this.#deleteOnAck, String(batch.length * 4 + 1_000), lo, hi];
       for (const d of batch) {
         let lockIndex = 0;
         let token = "";

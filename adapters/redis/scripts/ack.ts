@@ -5,9 +5,15 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  * with the same delivery count, XACK + XDEL and release its unique lock by
  * token (honouring holdFor).
  *
+ * Ownership of the whole batch is read with one XPENDING over the batch's id
+ * range filtered by consumer (per-entry XPENDING only if that reply was cut
+ * short); the owned ids are acknowledged and deleted with one XACK and one
+ * XDEL.
+ *
  * KEYS: 1 stream, then one key per unique lock.
- * ARGV: 1 group, 2 consumer, 3 deleteOnAck ("1"/"0"), then per delivery:
- * id, deliveryCount, lockIndex (0: none), token.
+ * ARGV: 1 group, 2 consumer, 3 deleteOnAck ("1"/"0"), 4 XPENDING limit,
+ * 5 lowest and 6 highest well-formed delivery id ("" when none), then per
+ * delivery: id, deliveryCount, lockIndex (0: none), token.
  * Returns one 1/0 per delivery.
  */
 export const ackScript: LuaScript = {
@@ -15,20 +21,50 @@ export const ackScript: LuaScript = {
   keys: 1,
   variableKeys: true,
   source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
-local now = now_ms()
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local out = {}
-local n = 0
-for i = 4, #ARGV, 4 do
+local lo, hi = ARGV[5], ARGV[6]
+local held = {}
+local full = false
+if lo ~= '' then
+  local limit = tonumber(ARGV[4])
+  local p = redis.pcall('XPENDING', stream, group, lo, hi, limit, consumer)
+  if type(p) ~= 'table' or p.err then
+    for i = 7, #ARGV, 4 do out[#out + 1] = 0 end
+    return out
+  end
+  for _, e in ipairs(p) do held[e[1]] = tonumber(e[4]) end
+  full = #p >= limit
+end
+local done, locks, n = {}, {}, 0
+for i = 7, #ARGV, 4 do
   n = n + 1
-  local id, count, lock, token = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
-  if owns(stream, group, consumer, id, count) then
-    complete(stream, group, id, ARGV[3])
-    if lock > 0 then lock_release(KEYS[lock], token, now) end
+  local id, count = ARGV[i], tonumber(ARGV[i + 1])
+  local ok = held[id] == count
+  if not ok and full and held[id] == nil then ok = owns(stream, group, consumer, id, count) end
+  if ok then
+    held[id] = nil -- a second ack of the same id in this batch is refused
+    done[#done + 1] = id
+    local lock = tonumber(ARGV[i + 2])
+    if lock > 0 then locks[#locks + 1] = { KEYS[lock], ARGV[i + 3] } end
     out[n] = 1
   else
     out[n] = 0
   end
+end
+if #done > 0 then
+  redis.call('XACK', stream, group, unpack(done))
+  if ARGV[3] == '1' then
+    local del = {}
+    for _, id in ipairs(done) do
+      if not needed_elsewhere(stream, group, id) then del[#del + 1] = id end
+    end
+    if #del > 0 then redis.call('XDEL', stream, unpack(del)) end
+  end
+end
+if #locks > 0 then
+  local now = now_ms()
+  for _, l in ipairs(locks) do lock_release(l[1], l[2], now) end
 end
 return out
 `,
