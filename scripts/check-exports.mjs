@@ -9,16 +9,20 @@
 // through the package's own name (`import("@taskrunner/core/memory")`), on the Node running this script,
 // and that a consumer project importing every subpath type-checks against dist/ (NodeNext and bundler).
 //
-// Usage: node scripts/check-exports.mjs [--built]
+// Usage: node scripts/check-exports.mjs [--built [--package=DIR]]
+//   --package=DIR  a directory holding a copy of package.json and the build in DIR/dist (default: the
+//                  repository itself, after `npm run build`)
 // Exits 1 with one line per problem.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join, normalize } from "node:path";
+import { dirname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const built = process.argv.includes("--built");
+const pkgArg = process.argv.find((a) => a.startsWith("--package="));
+const pkgRoot = pkgArg ? resolve(pkgArg.slice("--package=".length)) : root;
 const problems = [];
 const problem = (msg) => problems.push(msg);
 
@@ -90,7 +94,7 @@ for (const key of Object.keys(pkgExports)) {
   }
   if (built) {
     for (const [cond, target] of Object.entries(entry)) {
-      if (typeof target === "string" && !existsSync(join(root, target))) {
+      if (typeof target === "string" && !existsSync(join(pkgRoot, target))) {
         problem(`package.json exports "${key}".${cond} -> ${target}: file does not exist after the build`);
       }
     }
@@ -98,25 +102,30 @@ for (const key of Object.keys(pkgExports)) {
 }
 
 if (built && problems.length === 0) {
-  // Resolve and load each subpath by the package's own name, exactly as a user's import would.
-  for (const key of pkgKeys) {
-    const specifier = pkg.name + key.slice(1);
-    try {
-      const ns = await import(specifier);
-      if (Object.keys(ns).length === 0) problem(`import("${specifier}") loaded a module with no exports`);
-    } catch (err) {
-      problem(`import("${specifier}") failed on Node ${process.version}: ${err?.message ?? err}`);
-    }
-  }
+  // Resolve and load each subpath by the package's own name, exactly as a user's import would
+  // (a module evaluated inside the package directory refers to the package by its name).
+  const specifiers = pkgKeys.map((key) => pkg.name + key.slice(1));
+  const probe = `
+    for (const s of ${JSON.stringify(specifiers)}) {
+      try {
+        const ns = await import(s);
+        if (Object.keys(ns).length === 0) console.log('import(' + JSON.stringify(s) + ') loaded a module with no exports');
+      } catch (err) {
+        console.log('import(' + JSON.stringify(s) + ') failed on Node ' + process.version + ': ' + (err?.message ?? err));
+      }
+    }`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: pkgRoot, encoding: "utf8" });
+  for (const line of `${r.stdout ?? ""}`.split("\n").filter(Boolean)) problem(line);
+  if (r.status !== 0) problem(`loading the built package failed: ${`${r.stderr ?? ""}${r.error ?? ""}`.trim()}`);
 }
 
 if (built && problems.length === 0) {
   // Type-check a consumer that imports every subpath from the built package the way an npm user's
   // project does (NodeNext and bundler resolution), so the published .d.ts files are proven to resolve.
-  const consumer = join(root, ".test-build", "consumer");
+  const consumer = join(root, ".test-build", `consumer-${process.pid}`);
   rmSync(consumer, { recursive: true, force: true });
   mkdirSync(join(consumer, "node_modules", "@taskrunner"), { recursive: true });
-  symlinkSync(root, join(consumer, "node_modules", ...pkg.name.split("/")), "dir");
+  symlinkSync(pkgRoot, join(consumer, "node_modules", ...pkg.name.split("/")), "dir");
   writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   const lines = pkgKeys.map((key, i) => `import * as m${i} from "${pkg.name + key.slice(1)}";`);
   lines.push(`export const loaded: number = [${pkgKeys.map((_, i) => `m${i}`).join(", ")}].length;`);
@@ -133,6 +142,7 @@ if (built && problems.length === 0) {
       problem(`a consumer with moduleResolution ${resolution[1]} does not type-check against dist/:\n${out}`);
     }
   }
+  rmSync(consumer, { recursive: true, force: true });
 }
 
 if (problems.length > 0) {

@@ -45,9 +45,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ALL_RUNTIMES = ["node20", "node24", "deno", "bun"];
 const FAULTS_DIR = "test/faults";
 const DEFAULT_FAULT_RUNTIMES = ["node20", "node24"];
-const BUILD_DIR = join(root, ".test-build");
+// Several runs may share a checkout: each run builds into its own directory and removes it at the end
+// (TEST_KEEP_BUILD=1 keeps it). Logs go to .ci/artifacts/test-logs/ in CI, and to a per-run directory
+// below it elsewhere.
+const RUN_ID = `${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}-${process.pid}`;
+const BUILD_DIR = join(root, ".test-build", `run-${process.pid}`);
 const ARTIFACTS_DIR = join(root, ".ci", "artifacts");
-const LOG_DIR = join(ARTIFACTS_DIR, "test-logs");
+const LOG_DIR = process.env.CI ? join(ARTIFACTS_DIR, "test-logs") : join(ARTIFACTS_DIR, "test-logs", RUN_ID);
 
 // ---------------------------------------------------------------------------------------------- options
 
@@ -195,6 +199,7 @@ let current = null; // the child being waited on, for signal forwarding
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, () => {
     if (current) killGroup(current);
+    rmSync(BUILD_DIR, { recursive: true, force: true });
     process.exit(130);
   });
 }
@@ -313,18 +318,19 @@ function parseBun(output) {
   return { passed: passed ?? 0, failed: failed ?? 0, skipped: (grab(/^\s*(\d+) skip\s*$/) ?? 0) + (grab(/^\s*(\d+) todo\s*$/) ?? 0) };
 }
 
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 let node20Built = null;
 async function buildForNode20() {
   if (node20Built !== null) return node20Built;
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  const r = await run("compile sources and tests for Node 20 (tsc -> .test-build/)", process.execPath, [tsc, "-p", "tsconfig.test.json"], {
-    timeoutMs: 5 * 60_000, logName: "node20-compile.log",
-  });
+  const out = join(BUILD_DIR, "node20");
+  rmSync(out, { recursive: true, force: true });
+  const r = await run(`compile sources and tests for Node 20 (tsc -> ${relative(root, out)}/)`, process.execPath, [
+    tsc, "-p", "tsconfig.test.json", "--outDir", out,
+  ], { timeoutMs: 5 * 60_000, logName: "node20-compile.log" });
   // Fixtures that tests read next to themselves (anything under test/ that is not TypeScript).
   for (const f of walk(join(root, "test")).filter((f) => !f.endsWith(".ts"))) {
-    mkdirSync(dirname(join(BUILD_DIR, f)), { recursive: true });
-    copyFileSync(join(root, f), join(BUILD_DIR, f));
+    mkdirSync(dirname(join(out, f)), { recursive: true });
+    copyFileSync(join(root, f), join(out, f));
   }
   node20Built = r.code === 0 && !r.timedOut;
   return node20Built;
@@ -359,7 +365,7 @@ async function runTests(rt, group, files) {
       results.push({ name: label, kind: "tests", ok: false, passed: 0, failed: 1, ms: 0, note: "compiling for Node 20 failed" });
       return;
     }
-    const compiled = files.map((f) => join(".test-build", f.replace(/\.ts$/, ".js")));
+    const compiled = files.map((f) => relative(root, join(BUILD_DIR, "node20", f.replace(/\.ts$/, ".js"))));
     r = await run(`${label}: ${files.length} files on Node ${found.version}`, found.bin, [
       "--enable-source-maps", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
       `--test-concurrency=${concurrency}`, `--test-timeout=${perTestMs}`, ...compiled,
@@ -397,15 +403,23 @@ async function runTests(rt, group, files) {
 // ---------------------------------------------------------------------------------------------- main
 
 const startedAll = Date.now();
-const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-
 if (runChecks || checksOnly) {
   await check("typecheck (tsconfig.json)", process.execPath, [tsc, "-p", "tsconfig.json"]);
   await check("typecheck core, types: [] (tsconfig.core.json)", process.execPath, [tsc, "-p", "tsconfig.core.json"]);
-  rmSync(join(root, "dist"), { recursive: true, force: true });
-  const built = await check("build dist/ (tsconfig.build.json)", process.execPath, [tsc, "-p", "tsconfig.build.json"]);
+  // The npm build goes into a package directory of this run's own (package.json + dist/), so the
+  // export check loads exactly what this run built, and dist/ of the checkout is left alone.
+  const pkgDir = join(BUILD_DIR, "package");
+  rmSync(pkgDir, { recursive: true, force: true });
+  mkdirSync(pkgDir, { recursive: true });
+  copyFileSync(join(root, "package.json"), join(pkgDir, "package.json"));
+  symlinkSync(join(root, "node_modules"), join(pkgDir, "node_modules"), "dir");
+  const built = await check("build dist/ (tsconfig.build.json)", process.execPath, [
+    tsc, "-p", "tsconfig.build.json", "--outDir", join(pkgDir, "dist"),
+  ]);
   const node20 = runtime("node20");
-  await check("export maps", node20?.bin ?? process.execPath, [join(root, "scripts", "check-exports.mjs"), ...(built ? ["--built"] : [])]);
+  await check("export maps", node20?.bin ?? process.execPath, [
+    join(root, "scripts", "check-exports.mjs"), ...(built ? ["--built", `--package=${pkgDir}`] : []),
+  ]);
 }
 
 if (!checksOnly) {
@@ -451,5 +465,6 @@ const failed = results.reduce((s, r) => s + r.failed, 0);
 const allOk = results.length > 0 && results.every((r) => r.ok);
 console.log(`total wall time ${fmtMs(Date.now() - startedAll)}; logs in ${relative(root, LOG_DIR)}/; ${allOk ? "all green" : "FAILED"}`);
 console.log("(each check counts as one test in the line below)");
+if (process.env.TEST_KEEP_BUILD !== "1") rmSync(BUILD_DIR, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(allOk ? 0 : 1);
