@@ -36,6 +36,7 @@ import type {
   Consumer,
   DeadLetterReason,
   Delivery,
+  FailureRecord,
   InstanceInfo,
   MessageQueue,
   NewTask,
@@ -198,6 +199,8 @@ export class TaskRunner implements AsyncDisposable {
   #held: Map<string, Execution> = new Map();
   /** Actions in progress. */
   #running: Set<Execution> = new Set();
+  /** failedTaskHandler calls in progress (waited for within the grace period). */
+  #handlerCalls: Set<Promise<void>> = new Set();
   /** Executions not yet finished with (ack/retry/dead-letter pending). */
   #active = 0;
   #idleWaiter: (() => void) | null = null;
@@ -237,7 +240,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#clock = this.#config.clock;
     this.#logger = this.#config.logger;
     this.#emitter = new Emitter<RunnerEvents>((error, event) => {
-      this.#logger.error(`A '${String(event)}' listener threw`, { error: toFailure(error) });
+      this.#logger.error(`A '${String(event)}' listener threw`, { error: failureOf(error) });
       if (event !== "error") {
         this.#emitError(new TaskRunnerError(`A '${String(event)}' listener threw`, { cause: error }));
       }
@@ -528,7 +531,12 @@ export class TaskRunner implements AsyncDisposable {
     // Grace period: fetch loops end promptly (receive is aborted); running
     // tasks get until the deadline.
     const deadline = this.#clock.now() + config.shutdownTimeout;
-    await this.#within(Promise.all(this.#loops).then(() => this.#whenIdle()), config.shutdownTimeout);
+    await this.#within(
+      Promise.all(this.#loops)
+        .then(() => this.#whenIdle())
+        .then(() => Promise.all(this.#handlerCalls)),
+      config.shutdownTimeout,
+    );
 
     if (this.#running.size > 0) {
       const reason = new ShutdownError();
@@ -757,8 +765,10 @@ export class TaskRunner implements AsyncDisposable {
     this.#running.add(execution);
     const started = this.#clock.now();
     let result: unknown;
+    let thenable: boolean;
     try {
       result = spec.action(payload, execution);
+      thenable = isThenable(result); // may throw for a hostile result (a revoked Proxy)
     } catch (thrown) {
       return this.#settle(execution, spec, payload, started, thrown);
     }
@@ -775,8 +785,8 @@ export class TaskRunner implements AsyncDisposable {
           ),
         (thrown) => this.#settle(execution, spec, payload, started, thrown),
       );
-    } else if (isThenable(result)) {
-      result.then(
+    } else if (thenable) {
+      (result as PromiseLike<unknown>).then(
         () => this.#settle(execution, spec, payload, started, NO_ERROR),
         (thrown) => this.#settle(execution, spec, payload, started, thrown),
       );
@@ -841,7 +851,7 @@ export class TaskRunner implements AsyncDisposable {
     if (this.#emitter.has("failed")) {
       this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
     }
-    if (error instanceof UnrecoverableError) {
+    if (isUnrecoverable(error)) {
       return await this.#deadLetter(execution, "unrecoverable", error, payload);
     }
     if (d.attempt >= spec.maxRetry) {
@@ -899,7 +909,7 @@ export class TaskRunner implements AsyncDisposable {
     payload: unknown,
   ): Promise<void> {
     const d = execution.delivery;
-    const failure = toFailure(error);
+    const failure = failureOf(error);
     let ok: boolean;
     try {
       ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
@@ -917,16 +927,21 @@ export class TaskRunner implements AsyncDisposable {
     if (this.#emitter.has("dead")) {
       this.#emitter.emit("dead", { id: d.id, name: d.name, attempt, reason, error, failure });
     }
+    // The delivery is settled; the handler is user code, bounded by the shutdown grace period.
+    this.#finalize(execution);
     const handler = this.#config.failedTaskHandler;
-    if (handler !== undefined) {
+    if (handler === undefined) return;
+    const call = (async () => {
       try {
         await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
       } catch (handlerError) {
-        this.#logger.error("failedTaskHandler threw", { id: d.id, name: d.name, error: toFailure(handlerError) });
+        this.#logger.error("failedTaskHandler threw", { id: d.id, name: d.name, error: failureOf(handlerError) });
         this.#emitError(new TaskRunnerError(`failedTaskHandler threw for task ${d.id}`, { cause: handlerError }));
       }
-    }
-    this.#finalize(execution);
+    })();
+    this.#handlerCalls.add(call);
+    await call;
+    this.#handlerCalls.delete(call);
   }
 
   #queueAck(execution: Execution): void {
@@ -1258,7 +1273,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       await hook(stats);
     } catch (error) {
-      this.#logger.error("longQueueHook threw", { error: toFailure(error) });
+      this.#logger.error("longQueueHook threw", { error: failureOf(error) });
       this.#emitError(new TaskRunnerError("longQueueHook threw", { cause: error }));
     }
   }
@@ -1357,12 +1372,12 @@ export class TaskRunner implements AsyncDisposable {
   #reportTransport(operation: string, error: unknown): void {
     const wrapped = error instanceof TransportError
       ? error
-      : new TransportError(`Transport call '${operation}' failed: ${toFailure(error).message}`, { cause: error });
+      : new TransportError(`Transport call '${operation}' failed: ${failureOf(error).message}`, { cause: error });
     this.#report(wrapped);
   }
 
   #report(error: Error): void {
-    this.#logger.error(error.message, { error: toFailure(error.cause ?? error) });
+    this.#logger.error(error.message, { error: failureOf(error.cause ?? error) });
     this.#emitError(error);
   }
 
@@ -1384,6 +1399,38 @@ function newGate(): Gate {
 
 function openGate(gate: Gate | null): void {
   gate?.resolve();
+}
+
+/** Longest error message or stack kept in a dead letter, in characters. */
+const MAX_FAILURE_TEXT = 8_192;
+
+/**
+ * `toFailure`, made safe for hostile values (a revoked Proxy throws on any
+ * inspection) and bounded in size, so recording a failure can never fail.
+ */
+function failureOf(thrown: unknown): FailureRecord {
+  let record: FailureRecord;
+  try {
+    record = toFailure(thrown);
+  } catch {
+    record = { name: "NonErrorThrown", message: "non-Error value thrown: (uninspectable value)" };
+  }
+  const name = typeof record.name === "string" ? record.name : "Error";
+  const out: FailureRecord = { name: clip(name, 200), message: clip(String(record.message), MAX_FAILURE_TEXT) };
+  if (typeof record.stack === "string") out.stack = clip(record.stack, MAX_FAILURE_TEXT);
+  return out;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 40)}... (${text.length} characters, truncated)`;
+}
+
+function isUnrecoverable(error: unknown): boolean {
+  try {
+    return error instanceof UnrecoverableError;
+  } catch {
+    return false;
+  }
 }
 
 function heartbeatPeriod(reservationTimeout: number): number {

@@ -226,6 +226,28 @@ describe("retries", () => {
     ]);
     assert.deepEqual(items.map((i) => i.error.name), ["NonErrorThrown", "NonErrorThrown"]);
   });
+
+  it("survives hostile throws: a revoked Proxy is recorded, a huge message is clipped", async () => {
+    const { runner, queue } = setup();
+    const dead = collect<DeadEvent>(runner, "dead");
+    const t = runner.registerTask({ name: "hostile", maxRetry: 0, action: (kind: string) => {
+      if (kind === "proxy") {
+        const { proxy, revoke } = Proxy.revocable({}, {});
+        revoke();
+        throw proxy;
+      }
+      throw new Error("x".repeat(1_000_000));
+    } });
+    await runner.start();
+    await t.dispatch("proxy");
+    await t.dispatch("huge");
+    await until(() => dead.length === 2, "both dead-lettered");
+    const items = (await queue.listDeadLetters({ limit: 10 })).items;
+    assert.deepEqual(items.map((i) => i.reason), ["max-retries", "max-retries"]);
+    assert.match(items[0].error.message, /uninspectable/);
+    assert.ok(items[1].error.message.length <= 8_192);
+    assert.match(items[1].error.message, /1000000 characters, truncated/);
+  });
 });
 
 describe("failedTaskHandler", () => {
@@ -284,6 +306,28 @@ describe("failedTaskHandler", () => {
     assert.match(errors[0].message, /failedTaskHandler threw/);
     assert.equal((errors[0].cause as Error).message, "handler broke");
     assert.ok(logged.includes("failedTaskHandler threw"));
+  });
+
+  it("that never settles holds stop() no longer than the grace period", async () => {
+    const { runner, clock } = setup({
+      shutdownTimeout: 1_000,
+      failedTaskHandler: () => new Promise<void>(() => {}),
+    });
+    let dead = 0;
+    runner.on("dead", () => dead++);
+    const t = runner.registerTask({ name: "t", maxRetry: 0, action: () => {
+      throw new Error("x");
+    } });
+    await runner.start();
+    await t.dispatch(null);
+    await until(() => dead === 1, "dead-lettered");
+    let stopped = false;
+    const stopping = runner.stop().then(() => (stopped = true));
+    await clock.advance(999);
+    assert.equal(stopped, false, "the handler gets the grace period");
+    await clock.advance(1);
+    await until(() => stopped, "stopped after the grace period");
+    await stopping;
   });
 });
 
