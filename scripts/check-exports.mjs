@@ -131,9 +131,10 @@ if (built && problems.length === 0) {
   lines.push(`export const loaded: number = [${pkgKeys.map((_, i) => `m${i}`).join(", ")}].length;`);
   writeFileSync(join(consumer, "index.ts"), lines.join("\n") + "\n");
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  for (const resolution of [["NodeNext", "NodeNext"], ["ESNext", "Bundler"]]) {
+  // NodeNext also checks the .d.ts files themselves (skipLibCheck off); Bundler checks resolution only.
+  for (const resolution of [["NodeNext", "NodeNext", "false"], ["ESNext", "Bundler", "true"]]) {
     const r = spawnSync(process.execPath, [
-      tsc, "--noEmit", "--strict", "--skipLibCheck", "false", "--target", "ES2022", "--lib", "ES2023,DOM",
+      tsc, "--noEmit", "--strict", "--skipLibCheck", resolution[2], "--target", "ES2022", "--lib", "ES2023,DOM",
       "--module", resolution[0], "--moduleResolution", resolution[1], "--types", "node",
       "--typeRoots", join(root, "node_modules", "@types"), join(consumer, "index.ts"),
     ], { cwd: consumer, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });

@@ -2,7 +2,8 @@
 // The project's test command (`npm test`). In order:
 //   1. type checks: the whole project (tsconfig.json) and the core alone with `"types": []`
 //      (tsconfig.core.json), which proves src/ and mod.ts use no runtime-specific API;
-//   2. the npm build (tsconfig.build.json -> dist/) and the export-map check (scripts/check-exports.mjs);
+//   2. the npm build (tsconfig.build.json, into a per-run directory), the export-map check
+//      (scripts/check-exports.mjs) and examples/basic.ts on Node 24, Deno and Bun;
 //   3. every test/**/*.test.ts on Node 20 (tsc-compiled into .test-build/), Node 24 (type stripping),
 //      Deno (`deno test -A`) and Bun (`bun test`);
 //   4. `deno publish --dry-run` (no slow types).
@@ -420,6 +421,13 @@ if (runChecks || checksOnly) {
   await check("export maps", node20?.bin ?? process.execPath, [
     join(root, "scripts", "check-exports.mjs"), ...(built ? ["--built", `--package=${pkgDir}`] : []),
   ]);
+  // The README's first command after `npm install`: the in-memory example, on each runtime that runs .ts.
+  if (existsSync(join(root, "examples", "basic.ts"))) {
+    const node24 = runtime("node24"), deno = runtime("deno"), bun = runtime("bun");
+    if (node24) await check("example on Node 24 (npm run example)", node24.bin, ["examples/basic.ts"], 2 * 60_000);
+    if (deno) await check("example on Deno (deno run -A)", deno.bin, ["run", "-A", "examples/basic.ts"], 2 * 60_000);
+    if (bun) await check("example on Bun (bun run)", bun.bin, ["run", "examples/basic.ts"], 2 * 60_000);
+  }
 }
 
 if (!checksOnly) {
