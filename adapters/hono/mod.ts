@@ -15,10 +15,18 @@
  * | `GET /api/dead-letters?cursor=&limit=` | {@linkcode MonitorDeadLetterPage} (limit 1–100, default 20) |
  * | `GET /api/dead-letters/:id` | {@linkcode MonitorDeadLetter} |
  * | `GET /metrics` | Prometheus text format 0.0.4 |
- * | `GET /events` | SSE: `stats` ({@linkcode MonitorStatsEvent}) every `sseInterval` ms, `tasks` ({@linkcode MonitorTaskEventBatch}) |
+ * | `GET /events` | Server-Sent Events, see below |
  * | `POST /api/dead-letters/:id/replay` | action: run a dead letter again |
  * | `DELETE /api/dead-letters/:id` | action: delete a dead letter |
  * | `POST /api/pause`, `POST /api/resume` | action: pause or resume consuming fleet-wide |
+ *
+ * The live stream (`GET /events`) sends `hello` (`{ sseInterval }`) once,
+ * then every `sseInterval` ms a `stats` event ({@linkcode MonitorStatsEvent})
+ * and, when task events happened since the last push, a `tasks` event
+ * ({@linkcode MonitorTaskEventBatch}: completed, failed, dead and reclaimed
+ * tasks of this runner instance). When the queue cannot be read it sends
+ * `unavailable` instead of `stats`. One timer and one set of runner
+ * listeners serve all clients, and both go away with the last client.
  *
  * Errors are JSON `{ error: { code, message } }` ({@linkcode MonitorErrorBody})
  * with a 4xx status for anything wrong with the request; no response carries
@@ -49,192 +57,38 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { cors as corsMiddleware } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { streamSSE } from "hono/streaming";
-import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
-import type { RunnerEvents } from "../../mod.ts";
-import type { RunnerStats } from "../../src/stats.ts";
+import { csrfProblem, errorBody, fail, MonitorError, notAllowed, notFound } from "./_http.ts";
 import { check, CursorSchema, DEFAULT_PAGE_SIZE, IdSchema, LimitSchema } from "./_params.ts";
 import { Snapshotter } from "./_snapshot.ts";
+import { liveStream } from "./_sse.ts";
 import { StreamHub } from "./_stream.ts";
+import { deadLetterView } from "./_views.ts";
 import { createNonce, dashboardCsp, renderDashboard } from "./dashboard.ts";
+import {
+  type MonitorFetchHandler,
+  type MonitorHandlerOptions,
+  type MonitorOptions,
+  resolveMonitorOptions,
+} from "./options.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
 import type {
   MonitorDeadLetter,
   MonitorDeadLetterPage,
-  MonitorErrorBody,
   MonitorInstancesResponse,
   MonitorOverview,
-  MonitorStatsEvent,
-  MonitorTaskEvent,
-  MonitorTaskEventBatch,
   MonitorTasksResponse,
 } from "./types.ts";
 
 export type * from "./types.ts";
+export type {
+  CorsOptions,
+  MonitoredEvent,
+  MonitoredRunner,
+  MonitorFetchHandler,
+  MonitorHandlerOptions,
+  MonitorOptions,
+} from "./options.ts";
 export { escapeLabelValue, type MetricsSnapshot, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
-
-/**
- * What the monitor needs from a runner. `TaskRunner` satisfies it; so can
- * anything else that reads the same queue.
- */
-export interface MonitoredRunner {
-  /** The transport, for dead letters and pausing. */
-  readonly queue: MessageQueue;
-  /** Fleet-wide statistics. */
-  stats(): Promise<RunnerStats>;
-  /**
-   * Listen to an event of this runner instance (the monitor listens to
-   * `completed`, `failed`, `dead` and `reclaimed` while a live stream is open).
-   *
-   * @returns A function that removes the listener.
-   */
-  on<K extends MonitoredEvent>(event: K, listener: (payload: RunnerEvents[K]) => void): () => void;
-  /** Pause consuming fleet-wide (falls back to `queue.setPaused(true)`). */
-  pause?(): Promise<void>;
-  /** Resume consuming fleet-wide (falls back to `queue.setPaused(false)`). */
-  resume?(): Promise<void>;
-}
-
-/** Runner events the live stream forwards. */
-export type MonitoredEvent = "completed" | "failed" | "dead" | "reclaimed";
-
-/** Options of {@linkcode createMonitor}. */
-export interface MonitorOptions {
-  /** The runner to monitor. */
-  runner: MonitoredRunner;
-  /**
-   * Enable the action routes (replay and delete dead letters, pause and
-   * resume). Requires `authorize`.
-   * @default false
-   */
-  actions?: boolean;
-  /**
-   * Decides whether a request may perform an action. Called for every
-   * action request; return false to answer 403. Required with
-   * `actions: true` (pass `() => true` only when a middleware in front of
-   * the monitor already authenticates every request).
-   */
-  authorize?: (c: Context) => boolean | Promise<boolean>;
-  /**
-   * Show dead letters' payloads (`body`) and error stacks.
-   * @default false
-   */
-  showPayloads?: boolean;
-  /**
-   * Send CORS headers with these settings (Hono's `cors` middleware
-   * options). No CORS headers are sent when absent. Origins listed here may
-   * also send action requests.
-   */
-  cors?: CorsOptions;
-  /**
-   * How often the live stream pushes statistics, in milliseconds (50 to
-   * 3,600,000).
-   * @default 1000
-   */
-  sseInterval?: number;
-  /**
-   * How long one statistics read is reused by concurrent and following
-   * requests, in milliseconds (0 to 60,000). Bounds the queue reads a burst
-   * of requests can cause.
-   * @default 200
-   */
-  cacheTime?: number;
-  /**
-   * Most live-stream clients at once; more get 503.
-   * @default 100
-   */
-  maxStreams?: number;
-  /**
-   * Called with errors the monitor answers with a 5xx (the queue could not
-   * be read, a bug). Never receives request data.
-   * @default no-op
-   */
-  onError?: (error: unknown) => void;
-}
-
-/** CORS settings: Hono's `cors()` options, minus the wildcard default. */
-export interface CorsOptions {
-  /** Allowed origins: one, a list, or a function returning the allowed origin or null. */
-  origin: string | string[] | ((origin: string, c: Context) => string | undefined | null);
-  /** Methods allowed in preflight. @default ["GET","HEAD","POST","DELETE"] */
-  allowMethods?: string[];
-  /** Headers allowed in preflight. @default ["Content-Type","X-TaskRunner-Action"] */
-  allowHeaders?: string[];
-  /** Preflight cache, in seconds (as the header). */
-  maxAge?: number;
-  /** Send `Access-Control-Allow-Credentials: true`. @default false */
-  credentials?: boolean;
-  /** Headers exposed to scripts. */
-  exposeHeaders?: string[];
-}
-
-/** A fetch handler, as `Deno.serve`, `Bun.serve` and service workers take. */
-export type MonitorFetchHandler = (request: Request) => Promise<Response>;
-
-/** Options of {@linkcode createMonitorHandler}. */
-export interface MonitorHandlerOptions extends MonitorOptions {
-  /**
-   * Path prefix the handler is served under (`"/tasks"`); requests outside
-   * it get 404.
-   * @default "/"
-   */
-  basePath?: string;
-}
-
-class MonitorError extends Error {
-  readonly status: ContentfulStatusCode;
-  readonly code: string;
-  constructor(status: ContentfulStatusCode, code: string, message: string) {
-    super(message);
-    this.name = "MonitorError";
-    this.status = status;
-    this.code = code;
-  }
-}
-
-function errorBody(code: string, message: string): MonitorErrorBody {
-  return { error: { code, message } };
-}
-
-function fail(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
-  return c.json(errorBody(code, message), status);
-}
-
-function optionError(option: string, rule: string, got: unknown): TypeError {
-  let shown: string;
-  try {
-    shown = typeof got === "string" ? JSON.stringify(got) : String(got);
-  } catch {
-    shown = typeof got;
-  }
-  return new TypeError(`Cannot create monitor: '${option}' must be ${rule}, got ${shown}`);
-}
-
-function intOption(options: MonitorOptions, key: "sseInterval" | "cacheTime" | "maxStreams", min: number, max: number, fallback: number): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(key, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function boolOption(options: MonitorOptions, key: "actions" | "showPayloads"): boolean {
-  const value = options[key];
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") throw optionError(key, "a boolean", value);
-  return value;
-}
-
-const MAX_MESSAGE_IN_LIST = 2000;
-
-function utf8Length(s: string): number {
-  return new TextEncoder().encode(s).length;
-}
-
-function truncate(s: string, max: number): string {
-  return s.length > max ? s.slice(0, max) + "…" : s;
-}
 
 /**
  * Create the monitor app.
@@ -259,37 +113,8 @@ function truncate(s: string, max: number): string {
  * ```
  */
 export function createMonitor(options: MonitorOptions): Hono {
-  if (typeof options !== "object" || options === null) throw optionError("options", "an object", options);
-  const runner = options.runner;
-  if (
-    typeof runner !== "object" || runner === null || typeof runner.stats !== "function" ||
-    typeof runner.on !== "function" || typeof runner.queue !== "object" || runner.queue === null
-  ) {
-    throw optionError("runner", "a TaskRunner (with stats(), on() and queue)", runner);
-  }
-  const actions = boolOption(options, "actions");
-  const showPayloads = boolOption(options, "showPayloads");
-  const sseInterval = intOption(options, "sseInterval", 50, 3_600_000, 1000);
-  const cacheTime = intOption(options, "cacheTime", 0, 60_000, Math.min(200, Math.floor(sseInterval / 2)));
-  const maxStreams = intOption(options, "maxStreams", 1, 100_000, 100);
-  const authorize = options.authorize;
-  if (authorize !== undefined && typeof authorize !== "function") {
-    throw optionError("authorize", "a function", authorize);
-  }
-  if (actions && authorize === undefined) {
-    throw new TypeError(
-      "Cannot create monitor: 'actions' is true but no 'authorize' hook was given; pass authorize: (c) => boolean " +
-        "(or () => true when a middleware in front of the monitor already authenticates every request)",
-    );
-  }
-  const cors = options.cors;
-  if (cors !== undefined && (typeof cors !== "object" || cors === null || cors.origin === undefined)) {
-    throw optionError("cors", "an object with an 'origin'", cors);
-  }
-  if (cors !== undefined && cors.origin === "*" && cors.credentials) {
-    throw optionError("cors", "not a wildcard origin with credentials", "origin '*' with credentials: true");
-  }
-  const onError = options.onError ?? (() => {});
+  const { runner, actions, authorize, showPayloads, cors, sseInterval, cacheTime, maxStreams, onError } =
+    resolveMonitorOptions(options);
   const queue = runner.queue;
   const snapshots = new Snapshotter(() => runner.stats(), cacheTime);
   const hub = new StreamHub((type, listener) => {
@@ -336,7 +161,7 @@ export function createMonitor(options: MonitorOptions): Hono {
     onError(error);
     return fail(c, 503, "unavailable", "The queue could not be read; try again.");
   });
-  app.notFound((c) => notFound(c));
+  app.notFound(notFound);
 
   // Query parameters this monitor does not know are ignored; known ones
   // given twice are refused rather than guessed.
@@ -375,27 +200,6 @@ export function createMonitor(options: MonitorOptions): Hono {
     const result = check(IdSchema, c.req.param("id"));
     if (!result.ok) throw new MonitorError(400, "bad_request", `Dead-letter id ${result.message}.`);
     return result.value;
-  }
-
-  function deadLetterView(d: DeadLetter, listing: boolean): MonitorDeadLetter {
-    const message = typeof d.error?.message === "string" ? d.error.message : String(d.error?.message ?? "");
-    const view: MonitorDeadLetter = {
-      deadLetterId: d.deadLetterId,
-      id: d.id,
-      name: d.name,
-      attempt: d.attempt,
-      reason: d.reason,
-      error: {
-        name: typeof d.error?.name === "string" ? d.error.name : "Error",
-        message: listing ? truncate(message, MAX_MESSAGE_IN_LIST) : message,
-      },
-      dispatchedAt: d.dispatchedAt,
-      failedAt: d.failedAt,
-      body: showPayloads ? d.body : null,
-      bodyBytes: utf8Length(d.body ?? ""),
-    };
-    if (showPayloads && typeof d.error?.stack === "string") view.error.stack = d.error.stack;
-    return view;
   }
 
   const dashboard = async (c: Context): Promise<Response> => {
@@ -453,7 +257,7 @@ export function createMonitor(options: MonitorOptions): Hono {
       throw error;
     }
     const body: MonitorDeadLetterPage = {
-      items: page.items.slice(0, limit).map((d) => deadLetterView(d, true)),
+      items: page.items.slice(0, limit).map((d) => deadLetterView(d, { listing: true, showPayloads })),
       nextCursor: page.nextCursor,
       limit,
     };
@@ -464,7 +268,7 @@ export function createMonitor(options: MonitorOptions): Hono {
     const id = idParam(c);
     const letter = await byId(() => queue.getDeadLetter(id), null);
     if (letter === null) return fail(c, 404, "not_found", "No dead letter has this id.");
-    const body: MonitorDeadLetter = deadLetterView(letter, false);
+    const body: MonitorDeadLetter = deadLetterView(letter, { listing: false, showPayloads });
     return c.json(body);
   });
 
@@ -473,74 +277,13 @@ export function createMonitor(options: MonitorOptions): Hono {
     return c.body(text, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
 
-  app.get("/events", (c) => {
-    if (hub.size >= maxStreams) {
-      return fail(c, 503, "unavailable", "Too many live streams are open; try again later.");
-    }
-    if (c.req.method === "HEAD") {
-      // Hono answers HEAD with the GET handler's headers and drops the body;
-      // a stream started here would never learn that nobody reads it.
-      return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
-    }
-    // The stream learns that the client left when the server cancels the
-    // response body (Node, Deno and Bun all do on disconnect). The request's
-    // AbortSignal is deliberately not used: Deno.serve warns about its legacy
-    // abort semantics as soon as it is touched.
-    return streamSSE(c, async (stream) => {
-      let sending = false;
-      let closed = false;
-      let wake: () => void = () => {};
-      const gone = new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      const close = (): void => {
-        closed = true;
-        wake();
-      };
-      stream.onAbort(close);
-      const push = async (batch: MonitorTaskEventBatch | null): Promise<void> => {
-        if (sending || closed) return; // a slow client skips ticks rather than queueing them
-        sending = true;
-        try {
-          if (batch !== null && (batch.events.length > 0 || batch.dropped > 0)) {
-            await stream.writeSSE({ event: "tasks", data: JSON.stringify(batch) });
-          }
-          let snapshot;
-          try {
-            snapshot = await snapshots.get();
-          } catch (error) {
-            onError(error);
-            await stream.writeSSE({ event: "unavailable", data: JSON.stringify(errorBody("unavailable", "The queue could not be read.")) });
-            return;
-          }
-          const data: MonitorStatsEvent = {
-            overview: snapshot.overview,
-            tasks: snapshot.tasks,
-            instances: snapshot.instances,
-          };
-          if (!closed) await stream.writeSSE({ event: "stats", data: JSON.stringify(data) });
-        } finally {
-          sending = false;
-        }
-      };
-      const remove = hub.add({ tick: (batch) => void push(batch) });
-      try {
-        await stream.writeSSE({ event: "hello", data: JSON.stringify({ sseInterval }), retry: 3000 });
-        await push(null);
-        await gone;
-      } finally {
-        remove();
-      }
-    }, async (error) => {
-      onError(error);
-    });
-  });
+  app.get("/events", (c) => liveStream(c, { hub, snapshots, sseInterval, maxStreams, onError }));
 
-  if (actions) {
+  if (actions && authorize !== undefined) {
     const guard: MiddlewareHandler = async (c, next) => {
       let allowed: boolean;
       try {
-        allowed = await authorize!(c);
+        allowed = await authorize(c);
       } catch (error) {
         onError(error); // a failing hook denies: fail closed
         allowed = false;
@@ -550,15 +293,16 @@ export function createMonitor(options: MonitorOptions): Hono {
       if (csrf !== null) return fail(c, 403, "csrf_rejected", csrf);
       await next();
     };
+    const unknownId = (c: Context) => fail(c, 404, "not_found", "No dead letter has this id.");
 
     app.post("/api/dead-letters/:id/replay", guard, async (c) => {
       const id = idParam(c);
-      if (!(await byId(() => queue.replayDeadLetter(id), false))) return fail(c, 404, "not_found", "No dead letter has this id.");
+      if (!(await byId(() => queue.replayDeadLetter(id), false))) return unknownId(c);
       return c.json({ replayed: true, deadLetterId: id });
     });
     app.delete("/api/dead-letters/:id", guard, async (c) => {
       const id = idParam(c);
-      if (!(await byId(() => queue.deleteDeadLetter(id), false))) return fail(c, 404, "not_found", "No dead letter has this id.");
+      if (!(await byId(() => queue.deleteDeadLetter(id), false))) return unknownId(c);
       return c.json({ deleted: true, deadLetterId: id });
     });
     app.post("/api/pause", guard, async (c) => {
@@ -586,58 +330,6 @@ export function createMonitor(options: MonitorOptions): Hono {
   return app;
 }
 
-function notFound(c: Context): Response {
-  return fail(c, 404, "not_found", "There is nothing here.");
-}
-
-function notAllowed(c: Context): Response {
-  c.header("Allow", "GET, HEAD");
-  return fail(c, 405, "method_not_allowed", "Only GET and HEAD are allowed here.");
-}
-
-/**
- * Why a state-changing request looks cross-site, or null when it is fine.
- * Browsers cannot send a JSON content type or a custom header cross-site
- * without a CORS preflight, which this monitor does not grant unless
- * configured.
- */
-function csrfProblem(c: Context, cors: CorsOptions | undefined): string | null {
-  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  const marked = c.req.header("x-taskrunner-action") !== undefined;
-  if (type !== "application/json" && !marked) {
-    return "Action requests must have Content-Type: application/json or an X-TaskRunner-Action header.";
-  }
-  const site = c.req.header("sec-fetch-site");
-  const origin = c.req.header("origin");
-  if (origin !== undefined && origin !== "null") {
-    let originHost: string | null = null;
-    try {
-      originHost = new URL(origin).host;
-    } catch {
-      return "The Origin header is malformed.";
-    }
-    const host = c.req.header("host") ?? new URL(c.req.url).host;
-    if (originHost === host) return null;
-    if (corsAllows(cors, origin, c)) return null;
-    return "Cross-origin action requests are refused.";
-  }
-  if (origin === "null") return "Action requests from opaque origins are refused.";
-  if (site === "cross-site") return "Cross-site action requests are refused.";
-  return null;
-}
-
-function corsAllows(cors: CorsOptions | undefined, origin: string, c: Context): boolean {
-  if (cors === undefined) return false;
-  const allowed = cors.origin;
-  if (typeof allowed === "string") return allowed === origin;
-  if (Array.isArray(allowed)) return allowed.includes(origin);
-  try {
-    return allowed(origin, c) === origin;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Create the monitor as a plain fetch handler, for hosts that do not use
  * Hono (`Deno.serve`, `Bun.serve`, service workers, srvx).
@@ -656,7 +348,7 @@ function corsAllows(cors: CorsOptions | undefined, origin: string, c: Context): 
 export function createMonitorHandler(options: MonitorHandlerOptions): MonitorFetchHandler {
   const basePath = options.basePath ?? "/";
   if (typeof basePath !== "string" || !basePath.startsWith("/")) {
-    throw optionError("basePath", 'a path starting with "/"', basePath);
+    throw new TypeError(`Cannot create monitor: 'basePath' must be a path starting with "/", got ${JSON.stringify(basePath)}`);
   }
   const monitor = createMonitor(options);
   const trimmed = basePath.replace(/\/+$/, "");
