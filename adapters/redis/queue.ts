@@ -104,6 +104,15 @@ export interface RedisStreamQueueOptions {
    * @default 500
    */
   batchLimit?: number;
+  /**
+   * Longest wait, in milliseconds, for control commands (connecting the
+   * blocking reader, reclaim, promote) and beyond a blocking read's window.
+   * Heartbeats wait at most half the shortest reservation they cover, so a
+   * cut-off worker notices before its tasks can be reclaimed. Hot-path
+   * commands (add, ack, receive) run without a timer.
+   * @default 5000
+   */
+  commandTimeout?: number;
   /** Where warnings (eviction policy, recreated groups) go. @default silentLogger */
   logger?: Logger;
 }
@@ -166,6 +175,19 @@ function checkPositive(option: string, value: unknown, fallback: number): number
 function pairs(reply: unknown): Array<[string, string]> {
   const rec = fieldRecord(reply);
   return rec ? Object.entries(rec) : [];
+}
+
+/** How long an aborted blocking read may take to answer before it is dropped, in ms. */
+const ABORT_GRACE = 1_000;
+
+/** Await `promise`, rejecting with a TransportError after `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransportError(`Redis did not answer ${what} within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
@@ -241,6 +263,7 @@ export class RedisStreamQueue implements MessageQueue {
   #blockWindow: number;
   #promoteBatch: number;
   #batchLimit: number;
+  #commandTimeout: number;
   #closing = new AbortController();
   #closed = false;
   #checked: Promise<void> | null = null;
@@ -269,6 +292,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.#reclaimDelay = checkPositive("reclaimDelay", options.reclaimDelay, 30_000);
     this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
     this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
+    this.#commandTimeout = checkPositive("commandTimeout", options.commandTimeout, 5_000);
     this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
   }
 
@@ -527,14 +551,21 @@ export class RedisStreamQueue implements MessageQueue {
    */
   async #blockingRead(consumer: Consumer, count: number, window: number, signal?: AbortSignal): Promise<unknown> {
     const blocker = this.#blocker(consumer.name);
-    await blocker.ready;
+    await withDeadline(blocker.ready, this.#commandTimeout, "connecting the blocking reader");
     const conn = blocker.conn;
     blocker.clientId ??= conn.send(this.keys.stream, ["CLIENT", "ID"]).then(String);
     const clientId = blocker.clientId;
     clientId.catch(() => {
       if (blocker.clientId === clientId) blocker.clientId = null;
     });
-    const read = conn.send(this.keys.stream, this.#readArgs(consumer, count, window), { timeout: window + 10_000 });
+    const read = conn.send(this.keys.stream, this.#readArgs(consumer, count, window));
+    // The client's own timeout stops at the socket: bound the wait here. A
+    // read that outlives its window by this margin means a dead or cut-off
+    // connection; it is dropped and the next call opens a new one.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let giveUp: (reason: "stalled" | "aborted") => void = () => {};
+    const abandoned = new Promise<"stalled" | "aborted">((resolve) => (giveUp = resolve));
+    timer = setTimeout(() => giveUp("stalled"), window + this.#commandTimeout);
     let unblocked = false;
     const onAbort = () => {
       if (unblocked) return;
@@ -542,19 +573,37 @@ export class RedisStreamQueue implements MessageQueue {
       clientId
         .then((id) => this.#conn.send(this.keys.stream, ["CLIENT", "UNBLOCK", id]))
         .catch(() => {/* no permission or gone: the window ends the read */});
+      // Normally the unblocked read answers at once; if it cannot, stop waiting.
+      clearTimeout(timer);
+      timer = setTimeout(() => giveUp("aborted"), ABORT_GRACE);
     };
     signal?.addEventListener("abort", onAbort);
     this.#closing.signal.addEventListener("abort", onAbort);
     if (signal?.aborted) onAbort();
     try {
-      return await read;
+      const outcome = await Promise.race([read.then((reply) => ({ reply })), abandoned]);
+      if (typeof outcome === "object") return outcome.reply;
+      read.catch(() => {});
+      this.#dropBlocker(consumer.name, blocker);
+      if (outcome === "aborted") return null;
+      throw new TransportError(
+        `Redis did not answer a ${window} ms blocking read within ${window + this.#commandTimeout} ms (${this.name})`,
+      );
     } catch (error) {
       blocker.clientId = null;
       throw error;
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       this.#closing.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  #dropBlocker(name: string, blocker: Blocker): void {
+    if (this.#blockers.get(name) === blocker) this.#blockers.delete(name);
+    try {
+      blocker.conn.client.destroy();
+    } catch { /* already closed */ }
   }
 
   /** Ack a batch in one script per chunk; refused entries yield false. */
@@ -650,7 +699,11 @@ export class RedisStreamQueue implements MessageQueue {
         }
         args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), lock?.token ?? "");
       }
-      const reply = await this.#conn.eval(heartbeatScript, keys, args) as string[];
+      const reply = await withDeadline(
+        this.#conn.eval(heartbeatScript, keys, args),
+        this.#heartbeatTimeout(batch),
+        "a heartbeat",
+      ) as string[];
       for (const id of reply) {
         this.#held.delete(String(id));
         lost.push(String(id));
@@ -659,13 +712,28 @@ export class RedisStreamQueue implements MessageQueue {
     return lost;
   }
 
+  /**
+   * Half the shortest reservation a heartbeat covers (the engine passes whole
+   * deliveries; bare refs fall back to the shortest reservation seen), capped
+   * by `commandTimeout`: a heartbeat slower than that cannot keep its tasks.
+   */
+  #heartbeatTimeout(refs: readonly DeliveryRef[]): number {
+    let shortest = Infinity;
+    for (const ref of refs) {
+      const rt = (ref as Partial<Delivery>).reservationTimeout;
+      if (typeof rt === "number" && rt > 0 && rt < shortest) shortest = rt;
+    }
+    if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#reclaimDelay);
+    return Math.max(50, Math.min(this.#commandTimeout, Math.floor(shortest / 2)));
+  }
+
   /** Take over deliveries idle past their own reservation; report vanished entries. */
   async reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
     const want = Math.max(1, Math.floor(count));
     const cursor = this.#cursors.get(consumer.group) ?? "-";
     const minIdle = Number.isFinite(this.#minReservation) ? Math.floor(this.#minReservation) : 0;
     const scan = Math.min(1_000, Math.max(100, want * 10));
-    const reply = await this.#conn.eval(reclaimScript, [this.keys.stream], [
+    const reply = await withDeadline(this.#conn.eval(reclaimScript, [this.keys.stream], [
       consumer.group,
       consumer.name,
       cursor,
@@ -673,7 +741,7 @@ export class RedisStreamQueue implements MessageQueue {
       String(scan),
       String(minIdle),
       String(this.#reclaimDelay),
-    ]) as unknown[];
+    ]), this.#commandTimeout, "a reclaim") as unknown[];
     if (reply[0] === "NOGROUP") {
       if (this.#groups.has(consumer.group)) await this.#recoverGroup(consumer.group, "NOGROUP in reclaim");
       return { deliveries: [], lost: [] };
@@ -691,9 +759,11 @@ export class RedisStreamQueue implements MessageQueue {
   async promote(): Promise<PromoteResult> {
     let promoted = 0;
     for (;;) {
-      const [moved, next, now] = await this.#conn.eval(promoteScript, [this.keys.stream, this.keys.delayed], [
-        String(this.#promoteBatch),
-      ]) as number[];
+      const [moved, next, now] = await withDeadline(
+        this.#conn.eval(promoteScript, [this.keys.stream, this.keys.delayed], [String(this.#promoteBatch)]),
+        this.#commandTimeout,
+        "a promote",
+      ) as number[];
       promoted += Number(moved);
       if (Number(moved) < this.#promoteBatch) {
         return { promoted, nextDueAt: Number(next) < 0 ? null : Number(next), now: Number(now) };
@@ -935,9 +1005,11 @@ export class RedisStreamQueue implements MessageQueue {
     this.#closed = true;
     this.#closing.abort();
     const closing: Promise<unknown>[] = [];
+    // A graceful close waits for pending replies; a cut-off server never
+    // sends them, so fall back to destroying the connection.
     const shut = async (conn: Connection) => {
       try {
-        await conn.client.close();
+        await withDeadline(conn.client.close(), ABORT_GRACE, "a connection close");
       } catch {
         try {
           conn.client.destroy();
@@ -945,10 +1017,14 @@ export class RedisStreamQueue implements MessageQueue {
       }
     };
     for (const blocker of this.#blockers.values()) {
-      closing.push(blocker.ready.then(() => shut(blocker.conn), () => undefined));
+      closing.push(
+        withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(() => shut(blocker.conn), () => shut(blocker.conn)),
+      );
     }
     this.#blockers.clear();
-    if (this.#subscriber) closing.push(this.#subscriber.then((c) => c && shut(c)));
+    if (this.#subscriber) {
+      closing.push(withDeadline(this.#subscriber, ABORT_GRACE, "the subscriber").then((c) => c && shut(c), () => {}));
+    }
     this.#subscriber = null;
     this.#listeners.clear();
     this.#held.clear();
