@@ -128,13 +128,13 @@ export async function renderDashboard(config: DashboardConfig, nonce: string): P
     </section>
   </div>
   <section class="panel">
-    <h2>Dead letters <span class="muted small" id="dead-count"></span></h2>
+    <h2><span>Dead letters <span class="muted small" id="dead-count"></span></span><span class="muted small">oldest first</span></h2>
     <div class="scroll"><table id="dead-letters">
       <thead><tr><th>Failed</th><th>Task</th><th>Reason</th><th class="n">Runs</th><th>Error</th><th>Task id</th><th></th></tr></thead>
       <tbody></tbody>
     </table></div>
     <p class="empty muted" id="dead-empty">No dead letters.</p>
-    <div class="pager"><button type="button" class="btn" id="dead-more" hidden>Older…</button></div>
+    <div class="pager"><button type="button" class="btn" id="dead-more" hidden>Show 20 more</button></div>
   </section>
 </main>
 <footer class="muted small">Figures are fleet-wide; activity shows this instance's events. <a href="metrics">Prometheus metrics</a> · <a href="api/overview">JSON</a></footer>
@@ -420,7 +420,7 @@ const SCRIPT = `
       if (reset) deadRows = [];
       deadRows = deadRows.concat(page.items);
       deadCursor = page.nextCursor;
-      fillTable("dead-letters", "dead-empty", deadRows.slice().reverse().map(deadRow));
+      fillTable("dead-letters", "dead-empty", deadRows.map(deadRow));
       $("dead-more").hidden = !deadCursor;
     }).catch(function () {});
   }
