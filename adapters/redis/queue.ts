@@ -617,20 +617,27 @@ export class RedisStreamQueue implements MessageQueue {
       // Ownership is read with one XPENDING over the batch's id range; the
       // consumer also owns its other running and prefetched deliveries there.
       const [lo, hi] = idRange(batch);
-      const args = [consumer.group, consumer.name, this.#deleteOnAck, String(batch.length * 4 + 1_000), lo, hi];
-      for (const d of batch) {
-        let lockIndex = 0;
-        let token = "";
+      const args = [
+        consumer.group,
+        consumer.name,
+        this.#deleteOnAck,
+        String(batch.length * 4 + 1_000),
+        lo,
+        hi,
+        String(batch.length),
+      ];
+      const locks: string[] = [];
+      batch.forEach((d, i) => {
+        args.push(d.deliveryId, String(d.deliveryCount));
         const lock = d.unique
           ? { key: this.keys.unique(d.unique.key), token: d.unique.token }
           : this.#held.get(d.deliveryId);
         if (lock) {
           keys.push(lock.key);
-          lockIndex = keys.length;
-          token = lock.token;
+          locks.push(String(i + 1), String(keys.length), lock.token);
         }
-        args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), token);
-      }
+      });
+      for (const l of locks) args.push(l);
       const reply = await this.#conn.eval(ackScript, keys, args) as number[];
       batch.forEach((d, i) => {
         this.#held.delete(d.deliveryId);

@@ -12,8 +12,9 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  *
  * KEYS: 1 stream, then one key per unique lock.
  * ARGV: 1 group, 2 consumer, 3 deleteOnAck ("1"/"0"), 4 XPENDING limit,
- * 5 lowest and 6 highest well-formed delivery id ("" when none), then per
- * delivery: id, deliveryCount, lockIndex (0: none), token.
+ * 5 lowest and 6 highest well-formed delivery id ("" when none), 7 number
+ * of deliveries n, then n pairs (id, deliveryCount), then one triple per
+ * unique lock: delivery index (1-based), KEYS index, token.
  * Returns one 1/0 per delivery.
  */
 export const ackScript: LuaScript = {
@@ -23,34 +24,35 @@ export const ackScript: LuaScript = {
   source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local out = {}
-local lo, hi = ARGV[5], ARGV[6]
+local lo, hi, n = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local held = {}
 local full = false
 if lo ~= '' then
   local limit = tonumber(ARGV[4])
   local p = redis.pcall('XPENDING', stream, group, lo, hi, limit, consumer)
   if type(p) ~= 'table' or p.err then
-    for i = 7, #ARGV, 4 do out[#out + 1] = 0 end
+    for k = 1, n do out[k] = 0 end
     return out
   end
   for _, e in ipairs(p) do held[e[1]] = tonumber(e[4]) end
   full = #p >= limit
 end
-local done, locks, n = {}, {}, 0
-for i = 7, #ARGV, 4 do
-  n = n + 1
-  local id, count = ARGV[i], tonumber(ARGV[i + 1])
+local done = {}
+for k = 1, n do
+  local id, count = ARGV[6 + 2 * k], tonumber(ARGV[7 + 2 * k])
   local ok = held[id] == count
   if not ok and full and held[id] == nil then ok = owns(stream, group, consumer, id, count) end
   if ok then
     held[id] = nil -- a second ack of the same id in this batch is refused
     done[#done + 1] = id
-    local lock = tonumber(ARGV[i + 2])
-    if lock > 0 then locks[#locks + 1] = { KEYS[lock], ARGV[i + 3] } end
-    out[n] = 1
+    out[k] = 1
   else
-    out[n] = 0
+    out[k] = 0
   end
+end
+local locks = {}
+for i = 8 + 2 * n, #ARGV, 3 do
+  if out[tonumber(ARGV[i])] == 1 then locks[#locks + 1] = { KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2] } end
 end
 if #done > 0 then
   redis.call('XACK', stream, group, unpack(done))
