@@ -64,6 +64,7 @@ describe("dashboard in headless Chromium", () => {
       "/tasks",
       createMonitor({ runner: fx.runner, sseInterval: 150, actions: true, authorize: () => true }),
     );
+    host.route("/readonly", createMonitor({ runner: fx.runner, sseInterval: 150 }));
     served = await serveOnLoopback(host.fetch);
     console.log(`dashboard test: serving with ${served.runtime} at ${served.url}/tasks`);
     browser = await chromium.launch({
@@ -150,6 +151,31 @@ describe("dashboard in headless Chromium", () => {
     await page.locator("#dead-letters tbody tr button", { hasText: "Replay" }).click();
     await untilText(page, "card-deadtotal", "^2 dead-lettered");
     await untilCount(page, "#dead-letters tbody tr", 1);
+  });
+
+  it("pauses and resumes the fleet from the header button", async () => {
+    await page.locator("#pause-toggle").click();
+    await untilText(page, "status", "^Paused$");
+    assert.equal(await fx.queue.isPaused(), true);
+    assert.equal(await page.locator("#paused-banner").isVisible(), true);
+    await untilText(page, "pause-toggle", "^Resume$");
+    await page.locator("#pause-toggle").click();
+    await untilText(page, "status", "^Live$");
+    assert.equal(await fx.queue.isPaused(), false);
+  });
+
+  it("offers no action buttons on a read-only monitor", async () => {
+    const readonly = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    try {
+      readonly.on("pageerror", (error) => problems.push(`read-only page error: ${error.message}`));
+      await readonly.goto(`${served.url}/readonly/`);
+      await untilText(readonly, "status", "^Live$");
+      await untilCount(readonly, "#dead-letters tbody tr", 1);
+      assert.equal(await readonly.locator("#dead-letters button").count(), 0);
+      assert.equal(await readonly.locator("#pause-toggle").isVisible(), false);
+    } finally {
+      await readonly.close();
+    }
   });
 
   it("ran without script errors or CSP violations, and a screenshot is saved", async () => {

@@ -168,6 +168,22 @@ describe("GET /events", () => {
     }
   });
 
+  it("sends 'unavailable' instead of stats while the queue cannot be read", async () => {
+    const own = await startFixture("events-unavailable");
+    const reported: unknown[] = [];
+    const app = createMonitor({ runner: own.runner, sseInterval: 50, cacheTime: 0, onError: (e) => reported.push(e) });
+    const sse = new SseReader((await app.request("/events")).body!);
+    try {
+      await sse.nextOf("stats");
+      await own.stop(); // closes the queue
+      const frame = await sse.nextOf("unavailable");
+      assert.equal(assertShape(ErrorSchema, JSON.parse(frame.data)).error.code, "unavailable");
+      assert.ok(reported.length > 0 && reported.every((e) => e instanceof Error));
+    } finally {
+      await sse.cancel();
+    }
+  });
+
   it("refuses streams beyond maxStreams with 503", async () => {
     const app = createMonitor({ runner: fx.runner, sseInterval: 50, maxStreams: 1 });
     const ac = new AbortController();
