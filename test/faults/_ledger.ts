@@ -47,6 +47,8 @@ export interface Outcome {
   failedHandlerStray: string[];
   /** Starts recorded after the id's failed handler ran (never allowed). */
   startsAfterFailure: number;
+  /** Ids whose ack was accepted more than once (fencing failed). */
+  doubleAcked: string[];
   /** Start times per id (epoch ms), in order. */
   startTimes: Map<string, number[]>;
   /** First successful end time per id (epoch ms). */
@@ -75,6 +77,7 @@ export function analyse(
   const failedAt = new Map<string, number>();
   let executions = 0;
   let okEnds = 0;
+  const acks = new Map<string, number>();
   const sorted = [...records].sort((a, b) => a.t - b.t);
   for (const r of sorted) {
     if (r.ev === "start") {
@@ -88,6 +91,8 @@ export function analyse(
       okEnds++;
       completed.add(r.id);
       if (!completedAt.has(r.id)) completedAt.set(r.id, r.t);
+    } else if (r.ev === "ack") {
+      for (const a of r.results) if (a.ok) acks.set(a.id, (acks.get(a.id) ?? 0) + 1);
     } else if (r.ev === "failed-handler") {
       failedHandler.set(r.id, (failedHandler.get(r.id) ?? 0) + 1);
       if (!failedAt.has(r.id)) failedAt.set(r.id, r.t);
@@ -125,6 +130,7 @@ export function analyse(
     failedHandlerWrong,
     failedHandlerStray,
     startsAfterFailure,
+    doubleAcked: [...acks].filter(([, n]) => n > 1).map(([id]) => id),
     startTimes,
     completedAt,
   };
@@ -169,4 +175,9 @@ export function assertDuplicatesAtMost(
       .join(" ")
   );
   assert.fail(`duplicates ${outcome.duplicates} exceed the bound ${bound} (what was in flight)\n${detail.join("\n")}`);
+}
+
+/** Fencing: no delivery's ack was accepted twice (a late ack after a reclaim is refused). */
+export function assertFenced(outcome: Outcome): void {
+  assert.deepEqual(outcome.doubleAcked.slice(0, 10), [], "a task was acknowledged by two workers");
 }

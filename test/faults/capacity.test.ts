@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range } from "./_util.ts";
 import type { DispatchResult } from "../../src/task.ts";
 
@@ -66,6 +66,7 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
 
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       assert.equal(outcome.duplicates, 0, "no fault, no duplicate");
       assert.equal(await redis.int("XLEN", `${fleet.tag}:stream`), 0, "acked entries are deleted");
@@ -135,6 +136,7 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
       await fleet.settled(fleet.accepted, 10_000);
       const outcome = analyse(fleet.records(), fleet.accepted, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assert.deepEqual(fleet.fatals(), []);
       assert.equal(a.exit, null);
       assert.equal(b.exit, null);

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, runtime, uniquePrefix, waitFor, type Persistence } from "./_harness.ts";
 import { Fleet, openProducer } from "./_fleet.ts";
-import { analyse, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, starts, unacked } from "./_util.ts";
 import type { WorkerProcess } from "./_harness.ts";
 
@@ -47,6 +47,7 @@ describe("fault 1: SIGKILL of a worker mid-task", () => {
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     assert.equal(outcome.dead.size, 0, "no task may be dead-lettered by a crash");
     assertFailedHandlerExactlyOnce(outcome);
     const inFlight = kills.reduce((n, k) => n + k.open.size, 0);
@@ -110,6 +111,7 @@ describe("fault 1: SIGKILL of a worker while the survivor is idle", () => {
     await survivor.stop();
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     figure(1, `${runtime()} idle survivor: kill->rerun p50=${ms(percentile(latencies, 50))} max=${ms(Math.max(...latencies))} (reservation ${RESERVATION}ms)`);
     assert.ok(
       Math.max(...latencies) <= RESERVATION * 2 + 500,
@@ -154,6 +156,7 @@ for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
 
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assert.equal(outcome.dead.size, 0);
       assertFailedHandlerExactlyOnce(outcome);
       assertDuplicatesAtMost(outcome, inFlight, fleet.records(), killedAt);
@@ -251,6 +254,7 @@ describe("fault 12: poison payloads", () => {
     assert.equal(malformed[0].reason, "malformed");
     const outcome = analyse(fleet.records(), [...ids, poisonId], dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     assertFailedHandlerExactlyOnce(outcome);
     assert.deepEqual(fleet.fatals(), []);
     const goodEnds = fleet.records().filter((r) => r.ev === "end" && r.ok).map((r) => r.t);
@@ -345,6 +349,7 @@ describe("fault 19: unique-task race across processes", () => {
       assert.equal((await redis.keys(`${fleet.tag}:unique:*`)).length, 0, "second round leaves no lock either");
       const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       assert.deepEqual(fleet.fatals(), []);
       await survivor.stop();

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range } from "./_util.ts";
 
 const RESERVATION = 400;
@@ -44,6 +44,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       const dead = await fleet.deadTasks();
       const outcome = analyse(fleet.records(), ids, dead, fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       assert.deepEqual(new Set(dead.map((d) => d.id)), new Set(hangIds), "every never-resolving task is dead, nothing else");
       for (const d of dead) assert.equal(d.reason, "max-retries");
@@ -82,6 +83,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       const byId = new Map(dead.map((d) => [d.id, d]));
       const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       const table: string[] = [];
       const failures: string[] = [];
@@ -134,6 +136,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         const dead = await fleet.deadLetters();
         const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
         assertNoLoss(outcome);
+        assertFenced(outcome);
         assert.equal(dead.length, ids.length, "every always-failing task ends dead");
         for (const d of dead) {
           assert.equal(d.reason, "max-retries");
@@ -170,6 +173,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         const dead = await fleet.deadLetters();
         const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
         assertNoLoss(outcome);
+        assertFenced(outcome);
         assertFailedHandlerExactlyOnce(outcome);
         assert.equal(dead.length, failIds.length, "the failed tasks stay dead");
         for (const id of workIds) assert.ok(outcome.completed.has(id), "other tasks are unaffected");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { FaultProxy } from "./_proxy.ts";
 import { RedisProcess, delay, percentile } from "./_harness.ts";
-import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFailedHandlerExactlyOnce, assertFenced, assertNoLoss } from "./_ledger.ts";
 import type { WorkerRecord } from "./_protocol.ts";
 
 /** Send one inline command through `port` and read one reply line. */
@@ -99,6 +99,9 @@ describe("fault harness", () => {
       { id: "b", reason: "max-retries" },
     ]);
     assert.throws(() => assertFailedHandlerExactlyOnce(twice));
+    const ack = (t: number) => ({ ev: "ack", results: [{ id: "a", ok: true }], pid: 1, t }) as WorkerRecord;
+    assertFenced(analyse([...records, ack(4)], ["a"]));
+    assert.throws(() => assertFenced(analyse([...records, ack(4), ack(5)], ["a"])));
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
     assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
   });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { FaultProxy } from "./_proxy.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, unacked } from "./_util.ts";
 import type { WorkerRecord } from "./_protocol.ts";
 
@@ -56,7 +56,11 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     assert.equal(a.exit, null);
     assert.equal(b.exit, null);
     const perWorker = [a, b].map((w) => w.records.filter((r) => r.ev === "runner" && r.name.startsWith("log:") && /consumer group missing/i.test(r.detail ?? "")).length);
-    for (const n of perWorker) assert.ok(n <= 1, `the loss is reported once per worker, not ${n} times`);
+    for (const [k, n] of perWorker.entries()) {
+      assert.ok(n <= 1, `the loss is reported once per worker, not ${n} times:\n` + [a, b][k].records
+        .filter((r) => r.ev === "runner" && /consumer group missing/i.test(r.detail ?? ""))
+        .map((r) => `${r.t - up}ms ${(r as { detail?: string }).detail}`).join("\n"));
+    }
     await a.stop();
     await b.stop();
     figure(7, `detection=${ms(detection)} reports=${reports().length} (per worker ${perWorker.join("/")}) reported-lost-ids=${reportedLostIds} actual-lost=${actualLost} of ${first.length}; ${second.length}/${second.length} new tasks ran`);
@@ -72,15 +76,16 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const a = await fleet.spawn({ numWorkers: 4, label: "a" });
     const b = await fleet.spawn({ numWorkers: 4, label: "b" });
     const ids = await fleet.dispatch("work", range(1000).map((i) => ({ i, ms: 30 })));
-    const stalls: { kind: string; length: number; inFlight: number; resumedAt: number; recovery: number }[] = [];
+    const stalls: { kind: string; length: number; inFlight: number; startedAt: number; resumedAt: number; recovery: number }[] = [];
     const stall = async (kind: string, length: number, run: () => Promise<void>) => {
       await waitFor("work in flight", () => unacked(a).size + unacked(b).size > 0, 10_000, 5);
       const inFlight = unacked(a).size + unacked(b).size;
+      const startedAt = Date.now();
       await run();
       const resumedAt = Date.now();
       await waitFor("a completion after the stall", () => fleet.records().some((r) => r.ev === "end" && r.ok && r.t > resumedAt), 10_000, 5);
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "end" && r.ok && r.t > resumedAt).map((r) => r.t)) - resumedAt;
-      stalls.push({ kind, length, inFlight, resumedAt, recovery });
+      stalls.push({ kind, length, inFlight, startedAt, resumedAt, recovery });
       await delay(300);
     };
     for (const factor of [0.5, 1, 3]) {
@@ -106,6 +111,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     assert.equal(outcome.dead.size, 0, "a stall never dead-letters a task");
     assertFailedHandlerExactlyOnce(outcome);
     const bound = stalls.reduce((n, s) => n + s.inFlight, 0);
@@ -120,15 +126,17 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     const perStall = stalls.map((s, k) => {
-      const end = stalls[k + 1]?.resumedAt ?? Infinity;
-      return dupAt.filter((t) => t >= s.resumedAt - s.length && t < end).length;
+      const end = stalls[k + 1]?.startedAt ?? Infinity;
+      return dupAt.filter((t) => t >= s.startedAt && t < end).length;
     });
+    const over = stalls.filter((s, k) => perStall[k] > s.inFlight).map((s, k) => `${s.kind} ${s.length}ms: ${perStall[k]} > ${s.inFlight}`);
     assert.deepEqual(fleet.fatals(), []);
     assert.equal(a.exit, null);
     assert.equal(b.exit, null);
     await a.stop();
     await b.stop();
     figure(9, stalls.map((s, k) => `${s.kind} ${s.length}ms: dup=${perStall[k]}/${s.inFlight} recovery=${ms(s.recovery)}`).join("; "));
+    assert.deepEqual(over, [], "duplicates after a stall exceed what was in flight when it began");
   });
 
   it("fault 10: connections killed every 100 ms under load: nothing lost, no duplicate without a lost reservation", async () => {
@@ -170,6 +178,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
 
     const outcome = analyse(fleet.records(), [...baselineIds, ...ids], await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     assert.equal(outcome.dead.size, 0);
     assertFailedHandlerExactlyOnce(outcome);
     const lostReservations = fleet.records().reduce((n, r) => n + (r.ev === "heartbeat" ? r.lost : 0), 0) +
@@ -210,12 +219,9 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
 
     const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
+    assertFenced(outcome);
     assertFailedHandlerExactlyOnce(outcome);
     assertDuplicatesAtMost(outcome, inFlight, fleet.records(), cutAt);
-    // Fencing: no task is acknowledged by two workers.
-    const acked = new Map<string, number>();
-    for (const r of fleet.records()) if (r.ev === "ack") for (const x of r.results) if (x.ok) acked.set(x.id, (acked.get(x.id) ?? 0) + 1);
-    assert.deepEqual([...acked].filter(([, n]) => n > 1), [], "a task was acknowledged twice");
     const detection = noticed.length ? Math.min(...noticed.map((r) => r.t)) - cutAt : Infinity;
 
     // stop() while partitioned still ends within the grace period (plus a margin).
@@ -228,7 +234,8 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     await direct.stop();
     figure(11, `detection=${ms(detection)} duplicates=${outcome.duplicates} (in flight behind the partition ${inFlight}) stop-while-partitioned=${ms(stopMs)}`);
     assert.ok(noticed.length > 0, `the partitioned worker noticed nothing in ${RESERVATION * 2} ms (no abort, no lost reservation, no error)`);
-    assert.ok(stopMs <= 1_000 + 2_000, `stop() during a partition took ${stopMs} ms`);
+    // No hung promise: the grace period, then at most the runner's bounded final flush (5 s).
+    assert.ok(stopMs <= 1_000 + 6_000, `stop() during a partition took ${stopMs} ms`);
     assert.deepEqual(fleet.fatals(), []);
   });
 });

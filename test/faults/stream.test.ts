@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, unacked } from "./_util.ts";
 
 const RESERVATION = 400;
@@ -80,6 +80,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       assert.equal(await redis.int("XINFO", "GROUPS", stream).catch(() => 1), 1, "the group exists again");
       const outcome = analyse(fleet.records(), second, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assert.deepEqual(fleet.fatals(), []);
       assert.equal(a.exit, null);
       assert.equal(b.exit, null);
@@ -110,6 +111,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "start" && r.t > destroyedAt + 1).map((r) => r.t)) - destroyedAt;
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       assertDuplicatesAtMost(outcome, inFlight + 8, fleet.records(), destroyedAt);
       assert.equal(await redis.int("XLEN", stream), 0, "the stream holds no leftover entry");
@@ -141,6 +143,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const reportedIds = victim.records.flatMap((r) => (r.ev === "runner" && r.name === "lost" && r.id ? [r.id] : []));
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), reportedIds);
       assertNoLoss(outcome, true);
+      assertFenced(outcome);
       const orphans = await redis.int("XLEN", stream);
 
       await victim.stop();

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
+import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, unackedStarts } from "./_util.ts";
 
 const RESERVATION = 400;
@@ -46,6 +46,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
 
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assertFailedHandlerExactlyOnce(outcome);
       assert.equal(outcome.duplicates, unackedAtKills, "duplicates = executions whose ack the kill prevented");
       assert.ok(outcome.duplicates >= 3, "each kill left at least one completed-but-unacked task");
@@ -90,6 +91,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
         assert.ok(stopMs <= grace + 1_000, `stop() took ${stopMs} ms with a ${grace} ms grace period`);
         const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
         assertNoLoss(outcome);
+        assertFenced(outcome);
         assertFailedHandlerExactlyOnce(outcome);
         const longRuns = fleet.records().filter((r) => r.ev === "start" && r.id === longId).length;
         const victimFinished = victim.of("end").some((r) => r.id === longId && r.ok);
@@ -127,6 +129,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
 
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assert.equal(outcome.duplicates, 0, "healthy heartbeats allow no duplicate");
       assert.equal(idle.of("start").length, 0, "the idle worker reclaimed nothing");
       const beats = busy.of("heartbeat").filter((r) => r.held > 0).map((r) => r.t);
@@ -183,6 +186,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
       assert.ok(otherRan, "the other worker reclaimed the task");
       const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
       assertNoLoss(outcome);
+      assertFenced(outcome);
       assert.equal(outcome.duplicates, 1, "exactly the stalled task ran twice");
       const counts = await fleet.queue.counts("g");
       assert.equal(counts.inFlight + counts.waiting, 0, "nothing left behind in the queue");
