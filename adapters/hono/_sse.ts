@@ -91,7 +91,8 @@ export function liveStream(c: Context, deps: LiveStreamDeps): Response {
     } finally {
       remove();
     }
-  }, async (error) => {
+  }, (error) => {
     onError(error);
+    return Promise.resolve();
   });
 }
