@@ -83,6 +83,8 @@ interface Fetcher {
   /** Completed runs waiting for the next ack call. */
   acks: Execution[];
   ackInFlight: boolean;
+  /** When the ack call in flight was sent (runner clock). */
+  ackSentAt: number;
   ackFailures: number;
 }
 
@@ -91,7 +93,8 @@ class Execution implements TaskContext {
   readonly id: string;
   readonly name: string;
   readonly attempt: number;
-  readonly delivery: Delivery;
+  /** The delivery this runner holds; replaced when it reclaims the same one from itself. */
+  delivery: Delivery;
   readonly fetcher: Fetcher;
   readonly runner: TaskRunner;
   /** The start() it belongs to: work of an earlier run never touches the counters of a later one. */
@@ -105,6 +108,8 @@ class Execution implements TaskContext {
   abandoned = false;
   slotHeld = true;
   finalized = false;
+  /** Waiting in its fetcher's ack list. */
+  ackQueued = false;
   runTime = 0;
   waitTime = 0;
 
@@ -209,7 +214,9 @@ export class TaskRunner implements AsyncDisposable {
   #heartbeatDueAt = Infinity;
   /** Period the armed heartbeat timer was set for, in ms. */
   #heartbeatPeriod = Infinity;
-  #heartbeatInFlight = false;
+  /** Heartbeat calls in flight, and when the newest was sent. */
+  #heartbeatsInFlight = 0;
+  #heartbeatSentAt = 0;
 
   #promoterTimer: unknown = null;
   #promoterWakeAt = Infinity;
@@ -443,6 +450,7 @@ export class TaskRunner implements AsyncDisposable {
           consumer: { group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` },
           acks: [],
           ackInFlight: false,
+          ackSentAt: 0,
           ackFailures: 0,
         });
       }
@@ -651,6 +659,13 @@ export class TaskRunner implements AsyncDisposable {
         await (this.#slotGate ??= newGate()).promise;
         continue;
       }
+      const stalled = this.#stalledFor(fetcher);
+      if (stalled > 0) {
+        // Acks or heartbeats are not getting through: new work would only
+        // add duplicates once its reservations lapse. Wait for the path to heal.
+        await this.#rest(stalled);
+        continue;
+      }
       const count = free < config.batchSize ? free : config.batchSize;
       this.#reserved += count;
       let deliveries: Delivery[];
@@ -685,9 +700,22 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #begin(fetcher: Fetcher, delivery: Delivery): void {
-    const execution = new Execution(this, fetcher, delivery, this.#epoch);
     const previous = this.#held.get(delivery.deliveryId);
-    if (previous !== undefined) this.#markLost(previous, "reservation-lost");
+    if (previous !== undefined) {
+      // Reclaimed from ourselves (heartbeats did not get through in time).
+      // A run still going, or done and waiting for its ack, carries on with
+      // the fresh delivery instead of running the task a second time.
+      if (
+        previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
+        (this.#running.has(previous) || previous.ackQueued)
+      ) {
+        previous.delivery = delivery;
+        this.#armHeartbeat(delivery.reservationTimeout);
+        return;
+      }
+      this.#markLost(previous, "reservation-lost");
+    }
+    const execution = new Execution(this, fetcher, delivery, this.#epoch);
     this.#held.set(delivery.deliveryId, execution);
     this.#busy++;
     this.#active++;
@@ -946,6 +974,7 @@ export class TaskRunner implements AsyncDisposable {
 
   #queueAck(execution: Execution): void {
     const fetcher = execution.fetcher;
+    execution.ackQueued = true;
     fetcher.acks.push(execution);
     if (!fetcher.ackInFlight) void this.#flushAcks(fetcher);
   }
@@ -960,6 +989,7 @@ export class TaskRunner implements AsyncDisposable {
         const refs = new Array<Delivery>(batch.length);
         for (let i = 0; i < batch.length; i++) refs[i] = batch[i].delivery;
         let results: boolean[];
+        fetcher.ackSentAt = this.#clock.now();
         try {
           results = await this.#queue.ack(fetcher.consumer, refs);
           fetcher.ackFailures = 0;
@@ -972,13 +1002,21 @@ export class TaskRunner implements AsyncDisposable {
           }
           fetcher.acks = batch.concat(fetcher.acks);
           fetcher.ackFailures++;
-          await sleep(this.#clock, transportBackoff(fetcher.ackFailures));
+          // Short waits: completed tasks must be acked before their reservations lapse.
+          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#shortestHeldPeriod()));
           continue;
         }
         const listening = this.#emitter.has("completed");
         for (let i = 0; i < batch.length; i++) {
           const execution = batch[i];
           const d = execution.delivery;
+          if (!results[i] && d !== refs[i] && !execution.lost) {
+            // Refused for a delivery count this runner has since replaced by
+            // reclaiming the task from itself: ack the fresh delivery.
+            fetcher.acks.push(execution);
+            continue;
+          }
+          execution.ackQueued = false;
           if (results[i]) {
             this.#collector.completed(d.name, execution.runTime, execution.waitTime);
             if (listening) {
@@ -1111,6 +1149,32 @@ export class TaskRunner implements AsyncDisposable {
     this.#heartbeatTimer = this.#clock.setTimeout(() => this.#heartbeatTick(), period);
   }
 
+  /**
+   * How long to hold off fetching because acks or heartbeats are failing or
+   * stuck longer than a heartbeat period (0: healthy).
+   */
+  #stalledFor(fetcher: Fetcher): number {
+    if (fetcher.ackFailures > 0) return this.#shortestHeldPeriod();
+    if (!fetcher.ackInFlight && this.#heartbeatsInFlight === 0) return 0;
+    const now = this.#clock.now();
+    const ackAge = fetcher.ackInFlight ? now - fetcher.ackSentAt : 0;
+    const heartbeatAge = this.#heartbeatsInFlight > 0 ? now - this.#heartbeatSentAt : 0;
+    // The usual case, a call out for a few ms, costs no scan of the held set.
+    if (ackAge <= 10 && heartbeatAge <= 10) return 0;
+    const period = this.#shortestHeldPeriod();
+    return ackAge > period || heartbeatAge > period ? period : 0;
+  }
+
+  /** A third of the shortest reservation held now (the heartbeat period), at least 10 ms. */
+  #shortestHeldPeriod(): number {
+    let shortest = this.#config.reservationTimeout;
+    for (const execution of this.#held.values()) {
+      const rt = execution.delivery.reservationTimeout;
+      if (rt < shortest) shortest = rt;
+    }
+    return Math.max(10, heartbeatPeriod(shortest));
+  }
+
   #clearHeartbeatTimer(): void {
     if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
@@ -1129,10 +1193,18 @@ export class TaskRunner implements AsyncDisposable {
       if (rt < shortest) shortest = rt;
     }
     this.#armHeartbeat(shortest);
-    if (this.#heartbeatInFlight) return;
-    this.#heartbeatInFlight = true;
+    // Normally one call at a time; but a call stuck in a reconnecting client
+    // must not silence heartbeats until the reservations lapse, so another
+    // goes out once the last is a whole period old (at most three pending).
+    const now = this.#clock.now();
+    if (
+      this.#heartbeatsInFlight > 0 &&
+      (now - this.#heartbeatSentAt < heartbeatPeriod(shortest) || this.#heartbeatsInFlight >= 3)
+    ) return;
+    this.#heartbeatsInFlight++;
+    this.#heartbeatSentAt = now;
     void this.#sendHeartbeats().finally(() => {
-      this.#heartbeatInFlight = false;
+      this.#heartbeatsInFlight--;
     });
   }
 
@@ -1155,7 +1227,10 @@ export class TaskRunner implements AsyncDisposable {
         }
         for (const id of lost) {
           const execution = this.#held.get(id);
-          if (execution !== undefined) this.#markLost(execution, "reservation-lost");
+          // Not if the runner has reclaimed a fresh delivery of it since this call went out.
+          if (execution !== undefined && deliveries.includes(execution.delivery)) {
+            this.#markLost(execution, "reservation-lost");
+          }
         }
       }),
     );

@@ -143,6 +143,39 @@ describe("lost reservations", () => {
     assert.equal(completed.length, 0);
     assert.equal((await queue.counts("test")).inFlight, 1, "still pending for its new owner");
   });
+
+  it("reclaimed by the runner from itself carry on instead of running twice", async () => {
+    let dropHeartbeats = true;
+    const f = setup({ numWorkers: 2 }, {
+      heartbeat: (consumer: never, refs: never) =>
+        dropHeartbeats ? Promise.resolve([]) : f.queue.heartbeat(consumer, refs),
+    });
+    const { runner, queue, clock } = f;
+    const gate = deferred();
+    let runs = 0;
+    const reclaimed: ReclaimedEvent[] = [];
+    const completed: unknown[] = [];
+    const lost: LostEvent[] = [];
+    runner.on("reclaimed", (e) => reclaimed.push(e));
+    runner.on("completed", (e) => completed.push(e));
+    runner.on("lost", (e) => lost.push(e));
+    const t = runner.registerTask({ name: "t", reservationTimeout: 300, action: () => {
+      runs++;
+      return gate.promise;
+    } });
+    await runner.start();
+    await t.dispatch(null);
+    await until(() => runs === 1, "started");
+    await clock.advance(450); // the reservation lapses; the runner's reclaim pass takes it back
+    await until(() => reclaimed.length === 1, "reclaimed from itself");
+    dropHeartbeats = false;
+    gate.resolve();
+    await until(() => completed.length === 1, "completed with the fresh delivery");
+    assert.equal(runs, 1);
+    assert.deepEqual(lost, []);
+    const counts = await queue.counts("test");
+    assert.equal(counts.inFlight + counts.waiting, 0);
+  });
 });
 
 describe("reclaim", () => {
