@@ -30,16 +30,17 @@ const exampleTask = runner.registerTask({
 
 const total = 100;
 let completed = 0;
-const allDone = Promise.withResolvers<void>();
+let finish = (): void => {};
+const allDone = new Promise<void>((resolve) => (finish = resolve));
 runner.on("completed", () => {
-  if (++completed === total) allDone.resolve();
+  if (++completed === total) finish();
 });
 
 await runner.start();
 for (let i = 0; i < total; i++) {
   await exampleTask.dispatch(String(i));
 }
-await allDone.promise;
+await allDone;
 await runner.stop(); // flushes this runner's statistics to the queue
 
 const stats = await runner.stats();
