@@ -62,6 +62,8 @@ export interface WorkerConfig {
   maxDeliveries?: number;
   /** Runner `maxPayloadBytes`. */
   maxPayloadBytes?: number;
+  /** Milliseconds added to the runner's clock (a host whose clock is off). */
+  clockOffset?: number;
 }
 
 /** How the generic action behaves, chosen per task by its payload. */
@@ -136,4 +138,4 @@ export type WorkerCommand =
   /** Report memory and event-loop delay; the worker writes `mem`. */
   | { cmd: "mem" }
   /** Dispatch payloads of task `name`; the worker writes `dispatched`. */
-  | { cmd: "dispatch"; name: string; payloads: WorkPayload[]; tag?: string };
+  | { cmd: "dispatch"; name: string; payloads: WorkPayload[]; tag?: string; delay?: number };

@@ -225,6 +225,19 @@ const log = (level: string) => (msg: string, fields?: Record<string, unknown>): 
   }
 };
 
+/** The system clock, off by `offset` ms (timers are real). */
+function skewedClock(offset: number): { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void } {
+  return {
+    now: () => Date.now() + offset,
+    setTimeout: (fn, ms) => {
+      const h = setTimeout(fn, ms);
+      (h as { unref?: () => void }).unref?.();
+      return h;
+    },
+    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  };
+}
+
 const logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 const client = createClient({ url: config.redisUrl });
 client.on("error", () => {/* reconnects are expected under faults */});
@@ -240,6 +253,7 @@ const runner = new TaskRunner(queue, {
   shutdownTimeout: config.shutdownTimeout ?? 2_000,
   ...(config.maxDeliveries ? { maxDeliveries: config.maxDeliveries } : {}),
   ...(config.maxPayloadBytes ? { maxPayloadBytes: config.maxPayloadBytes } : {}),
+  ...(config.clockOffset ? { clock: skewedClock(config.clockOffset) } : {}),
   logger,
   failedTaskHandler: async (task: { id: string; name: string; attempt?: number; reason?: string; error?: unknown }, error?: unknown) => {
     emit({
@@ -322,7 +336,7 @@ async function command(cmd: WorkerCommand): Promise<void> {
     const errors: string[] = [];
     await Promise.all(cmd.payloads.map(async (p) => {
       try {
-        const id = await runner.dispatch(cmd.name as never, p as never);
+        const id = await runner.dispatch(cmd.name as never, p as never, cmd.delay ? { delay: cmd.delay } : undefined);
         ids.push(id);
         keys.push(p.key ?? String(p.i));
       } catch (error) {
