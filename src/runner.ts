@@ -493,6 +493,7 @@ export class TaskRunner implements AsyncDisposable {
       const onAbort = (): void => void this.stop();
       signal.addEventListener("abort", onAbort, { once: true });
       this.#detachSignal = () => signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) onAbort(); // aborted while starting
     }
     this.#logger.info("Runner started", {
       queue: this.#queue.name,

@@ -74,6 +74,18 @@ describe("start", () => {
     await runner.start(AbortSignal.abort());
     assert.equal(runner.state, "idle");
   });
+
+  it("stops at once when the start signal aborts while starting", async () => {
+    const controller = new AbortController();
+    const f = setup({}, {
+      init: (group: never) => {
+        controller.abort();
+        return f.queue.init(group);
+      },
+    });
+    await f.runner.start(controller.signal);
+    await until(() => f.runner.state === "idle", "stopped");
+  });
 });
 
 describe("stop", () => {
