@@ -176,6 +176,29 @@ describe("lost reservations", () => {
     const counts = await queue.counts("test");
     assert.equal(counts.inFlight + counts.waiting, 0);
   });
+
+  it("make ctx.heartbeat() reject with ReservationLostError once another consumer owns the task", async () => {
+    let dropHeartbeats = true;
+    const f = setup({ numWorkers: 1 }, {
+      heartbeat: (consumer: never, refs: never) =>
+        dropHeartbeats ? Promise.resolve([]) : f.queue.heartbeat(consumer, refs),
+    });
+    const { runner, queue, clock } = f;
+    const go = deferred();
+    const outcome = deferred<unknown>();
+    const t = runner.registerTask({ name: "t", reservationTimeout: 300, action: async (_p: null, ctx) => {
+      await go.promise;
+      outcome.resolve(await ctx.heartbeat().then(() => "ok", (e) => e));
+    } });
+    await runner.start();
+    await t.dispatch(null);
+    await clock.advance(301);
+    assert.equal((await queue.reclaim(other, 10)).deliveries.length, 1);
+    dropHeartbeats = false; // from now on the transport reports the loss
+    go.resolve();
+    const error = await outcome.promise;
+    assert.ok(error instanceof ReservationLostError, `got ${error}`);
+  });
 });
 
 describe("reclaim", () => {

@@ -161,6 +161,31 @@ describe("unique tasks", () => {
     await clock.advance(501);
     assert.match(await t.dispatch(null), UUID);
   });
+
+  it("hold the lock while a failed run waits for its retry, and release it on dead-lettering", async () => {
+    const { runner, clock } = setup();
+    let dead = 0;
+    let retrying = 0;
+    runner.on("dead", () => dead++);
+    runner.on("retrying", () => retrying++);
+    const t = runner.registerTask({
+      name: "charge",
+      unique: true,
+      uniqueKey: (p: { order: number }) => String(p.order),
+      maxRetry: 1,
+      backoff: { type: "fixed", delay: 1_000 },
+      action: () => {
+        throw new Error("declined");
+      },
+    });
+    await runner.start();
+    const first = await t.dispatch({ order: 1 });
+    await until(() => retrying === 1, "waiting for its retry");
+    await assert.rejects(t.dispatch({ order: 1 }), (e: unknown) => e instanceof DuplicateTaskError && e.existingId === first);
+    await clock.advance(1_000);
+    await until(() => dead === 1, "dead-lettered");
+    assert.match(await t.dispatch({ order: 1 }), UUID);
+  });
 });
 
 describe("dispatchBulk", () => {
