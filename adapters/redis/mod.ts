@@ -10,7 +10,8 @@
  *
  * @module
  */
-export { RedisStreamQueue, type RedisStreamQueueOptions, redactRedisUrl } from "./queue.ts";
+export { RedisStreamQueue, type RedisStreamQueueOptions } from "./queue.ts";
+export { redactRedisUrl } from "./_util.ts";
 export type {
   RedisClientLike,
   RedisClusterClient,

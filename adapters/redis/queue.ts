@@ -8,7 +8,7 @@
 import { hostname } from "node:os";
 import process from "node:process";
 import { createClient } from "@redis/client";
-import { ConfigError, TransportError } from "../../src/errors.ts";
+import { TransportError } from "../../src/errors.ts";
 import { type Logger, silentLogger } from "../../src/logger.ts";
 import {
   type AddResult,
@@ -19,7 +19,6 @@ import {
   type Delivery,
   type DeliveryRef,
   type FailureRecord,
-  HISTOGRAM_BUCKETS,
   type InstanceInfo,
   type MessageQueue,
   type NewTask,
@@ -28,18 +27,21 @@ import {
   type ReceiveOptions,
   type ReclaimResult,
   type StatsDelta,
-  type TaskStatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
+import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { BlockingReaders, shutConnection } from "./_reader.ts";
+import { parseStats, statsFields } from "./_stats.ts";
 import {
-  deadLetterFields,
-  decodeDeadLetter,
-  decodeDelivery,
-  fieldRecord,
-  rangeEntries,
-  readGroupEntries,
-  taskFields,
-} from "./_codec.ts";
+  ABORT_GRACE,
+  checkName,
+  checkPositive,
+  chunks,
+  DEAD_ID,
+  idRange,
+  redactRedisUrl,
+  withDeadline,
+} from "./_util.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import {
   ackScript,
@@ -117,113 +119,13 @@ export interface RedisStreamQueueOptions {
   logger?: Logger;
 }
 
-interface Blocker {
-  conn: Connection;
-  ready: Promise<void>;
-  clientId: Promise<string> | null;
-}
-
 interface HeldLock {
   key: string;
   token: string;
 }
 
-const DEAD_ID = /^\d{1,20}-\d{1,20}$/;
-
-/**
- * Replace credentials in a Redis URL with `***`, so URLs can be logged.
- *
- * @param url A `redis://` / `rediss://` URL.
- * @returns The URL without its password.
- */
-export function redactRedisUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) => {
-    const user = auth.includes(":") ? auth.slice(0, auth.indexOf(":")) : "";
-    return `${scheme}${user ? `${user}:` : ""}***@`;
-  });
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-function checkName(option: string, value: unknown): string {
-  if (typeof value !== "string" || value.length === 0 || /[{}]/.test(value)) {
-    throw new ConfigError(
-      `Cannot create RedisStreamQueue: '${option}' must be a non-empty string without '{' or '}', got ${
-        JSON.stringify(value)
-      }`,
-      [{ message: "must be a non-empty string without braces", path: option }],
-    );
-  }
-  return value;
-}
-
-function checkPositive(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(
-      `Cannot create RedisStreamQueue: '${option}' must be a positive number, got ${String(value)}`,
-      [{ message: "must be a positive number", path: option }],
-    );
-  }
-  return value;
-}
-
-function pairs(reply: unknown): Array<[string, string]> {
-  const rec = fieldRecord(reply);
-  return rec ? Object.entries(rec) : [];
-}
-
-/** How long an aborted blocking read may take to answer before it is dropped, in ms. */
-const ABORT_GRACE = 1_000;
-
-/** Await `promise`, rejecting with a TransportError after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TransportError(`Redis did not answer ${what} within ${ms} ms`)), ms);
-  });
-  promise.catch(() => {});
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
-
-/** Lowest and highest well-formed stream ids of a batch ("" when none). */
-function idRange(refs: readonly DeliveryRef[]): [string, string] {
-  let lo = "";
-  let hi = "";
-  let loMs = 0, loSeq = 0, hiMs = 0, hiSeq = 0;
-  for (const ref of refs) {
-    const m = STREAM_ID.exec(ref.deliveryId);
-    if (!m) continue;
-    const ms = Number(m[1]);
-    const seq = Number(m[2]);
-    if (lo === "" || ms < loMs || (ms === loMs && seq < loSeq)) [lo, loMs, loSeq] = [ref.deliveryId, ms, seq];
-    if (hi === "" || ms > hiMs || (ms === hiMs && seq > hiSeq)) [hi, hiMs, hiSeq] = [ref.deliveryId, ms, seq];
-  }
-  return [lo, hi];
-}
-
 function isPlain(task: NewTask): boolean {
   return !task.unique && !((task.delay ?? 0) > 0);
-}
-
-function emptyTaskStats(): TaskStatsDelta {
-  const n = HISTOGRAM_BUCKETS.length + 1;
-  return {
-    completed: 0,
-    failed: 0,
-    retried: 0,
-    dead: 0,
-    runTimeSum: 0,
-    runTime: new Array<number>(n).fill(0),
-    waitTimeSum: 0,
-    waitTime: new Array<number>(n).fill(0),
-  };
 }
 
 /**
@@ -270,11 +172,11 @@ export class RedisStreamQueue implements MessageQueue {
   #groups = new Set<string>();
   #recovering = new Map<string, Promise<void>>();
   #cursors = new Map<string, string>();
-  #blockers = new Map<string, Blocker>();
   #held = new Map<string, HeldLock>();
   #minReservation = Infinity;
   #listeners = new Set<(dueAt: number) => void>();
   #subscriber: Promise<Connection | null> | null = null;
+  #readers: BlockingReaders;
 
   /**
    * @param client A connected `@redis/client` client or cluster client.
@@ -293,6 +195,14 @@ export class RedisStreamQueue implements MessageQueue {
     this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
     this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
     this.#commandTimeout = checkPositive("commandTimeout", options.commandTimeout, 5_000);
+    this.#readers = new BlockingReaders(
+      this.#conn,
+      this.keys.stream,
+      this.name,
+      this.#logger,
+      this.#commandTimeout,
+      this.#closing.signal,
+    );
     this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
   }
 
@@ -493,7 +403,7 @@ export class RedisStreamQueue implements MessageQueue {
       let reply: unknown;
       try {
         reply = window >= 1
-          ? await this.#blockingRead(consumer, count, Math.floor(window), signal)
+          ? await this.#readers.read(consumer, this.#readArgs(consumer, count, Math.floor(window)), Math.floor(window), signal)
           : await this.#conn.send(this.keys.stream, this.#readArgs(consumer, count, 0));
       } catch (error) {
         if (isNoGroupError(error) && !this.#closed && recoveries++ < 3) {
@@ -526,84 +436,6 @@ export class RedisStreamQueue implements MessageQueue {
       this.#minReservation = delivery.reservationTimeout;
     }
     return delivery;
-  }
-
-  #blocker(name: string): Blocker {
-    let blocker = this.#blockers.get(name);
-    if (!blocker) {
-      const client = this.#conn.client.duplicate() as RedisClientLike;
-      client.on("error", (error: Error) => {
-        if (blocker) blocker.clientId = null;
-        if (!this.#closed) this.#logger.warn("redis blocking connection error", { queue: this.name, error: error.message });
-      });
-      const conn = new Connection(client);
-      blocker = { conn, ready: client.connect().then(() => undefined), clientId: null };
-      blocker.ready.catch(() => this.#blockers.delete(name));
-      this.#blockers.set(name, blocker);
-    }
-    return blocker;
-  }
-
-  /**
-   * One XREADGROUP BLOCK on the consumer's own connection. An abort (caller's
-   * signal or close) sends CLIENT UNBLOCK, so the read returns at once with
-   * nothing taken; without that permission it ends with its window.
-   */
-  async #blockingRead(consumer: Consumer, count: number, window: number, signal?: AbortSignal): Promise<unknown> {
-    const blocker = this.#blocker(consumer.name);
-    await withDeadline(blocker.ready, this.#commandTimeout, "connecting the blocking reader");
-    const conn = blocker.conn;
-    blocker.clientId ??= conn.send(this.keys.stream, ["CLIENT", "ID"]).then(String);
-    const clientId = blocker.clientId;
-    clientId.catch(() => {
-      if (blocker.clientId === clientId) blocker.clientId = null;
-    });
-    const read = conn.send(this.keys.stream, this.#readArgs(consumer, count, window));
-    // The client's own timeout stops at the socket: bound the wait here. A
-    // read that outlives its window by this margin means a dead or cut-off
-    // connection; it is dropped and the next call opens a new one.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let giveUp: (reason: "stalled" | "aborted") => void = () => {};
-    const abandoned = new Promise<"stalled" | "aborted">((resolve) => (giveUp = resolve));
-    timer = setTimeout(() => giveUp("stalled"), window + this.#commandTimeout);
-    let unblocked = false;
-    const onAbort = () => {
-      if (unblocked) return;
-      unblocked = true;
-      clientId
-        .then((id) => this.#conn.send(this.keys.stream, ["CLIENT", "UNBLOCK", id]))
-        .catch(() => {/* no permission or gone: the window ends the read */});
-      // Normally the unblocked read answers at once; if it cannot, stop waiting.
-      clearTimeout(timer);
-      timer = setTimeout(() => giveUp("aborted"), ABORT_GRACE);
-    };
-    signal?.addEventListener("abort", onAbort);
-    this.#closing.signal.addEventListener("abort", onAbort);
-    if (signal?.aborted) onAbort();
-    try {
-      const outcome = await Promise.race([read.then((reply) => ({ reply })), abandoned]);
-      if (typeof outcome === "object") return outcome.reply;
-      read.catch(() => {});
-      this.#dropBlocker(consumer.name, blocker);
-      if (outcome === "aborted") return null;
-      throw new TransportError(
-        `Redis did not answer a ${window} ms blocking read within ${window + this.#commandTimeout} ms (${this.name})`,
-      );
-    } catch (error) {
-      blocker.clientId = null;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      this.#closing.signal.removeEventListener("abort", onAbort);
-    }
-  }
-
-  #dropBlocker(name: string, blocker: Blocker): void {
-    if (this.#blockers.get(name) === blocker) this.#blockers.delete(name);
-    try {
-      blocker.conn.client.destroy();
-    } catch { /* already closed */ }
   }
 
   /** Ack a batch in one script per chunk; refused entries yield false. */
@@ -893,20 +725,7 @@ export class RedisStreamQueue implements MessageQueue {
    * + name (histogram buckets).
    */
   async recordStats(delta: StatsDelta): Promise<void> {
-    const args: string[] = [];
-    for (const [name, s] of Object.entries(delta.tasks)) {
-      const add = (field: string, value: number) => {
-        if (value) args.push(field + name, String(value));
-      };
-      add("c:", s.completed);
-      add("f:", s.failed);
-      add("r:", s.retried);
-      add("d:", s.dead);
-      add("rs:", s.runTimeSum);
-      add("ws:", s.waitTimeSum);
-      s.runTime.forEach((v, i) => add(`rt:${i}:`, v));
-      s.waitTime.forEach((v, i) => add(`wt:${i}:`, v));
-    }
+    const args = statsFields(delta);
     for (const batch of chunks(args, 4_000)) {
       await this.#conn.eval(recordStatsScript, [this.keys.stats], batch);
     }
@@ -915,30 +734,7 @@ export class RedisStreamQueue implements MessageQueue {
   /** Fleet-wide totals. */
   async readStats(): Promise<StatsDelta> {
     const reply = await this.#conn.send(this.keys.stats, ["HGETALL", this.keys.stats]);
-    const tasks: Record<string, TaskStatsDelta> = {};
-    const task = (name: string) => (tasks[name] ??= emptyTaskStats());
-    for (const [field, raw] of pairs(reply)) {
-      const value = Number(raw);
-      const m = /^(c|f|r|d|rs|ws):([\s\S]*)$/.exec(field);
-      if (m) {
-        const t = task(m[2]);
-        if (m[1] === "c") t.completed += value;
-        else if (m[1] === "f") t.failed += value;
-        else if (m[1] === "r") t.retried += value;
-        else if (m[1] === "d") t.dead += value;
-        else if (m[1] === "rs") t.runTimeSum += value;
-        else t.waitTimeSum += value;
-        continue;
-      }
-      const h = /^(rt|wt):(\d+):([\s\S]*)$/.exec(field);
-      if (h) {
-        const t = task(h[3]);
-        const i = Number(h[2]);
-        const hist = h[1] === "rt" ? t.runTime : t.waitTime;
-        if (i < hist.length) hist[i] += value;
-      }
-    }
-    return { tasks };
+    return parseStats(reply);
   }
 
   /** Register or refresh an instance; it expires `ttl` ms later (server clock). */
@@ -1012,31 +808,15 @@ export class RedisStreamQueue implements MessageQueue {
     this.#closed = true;
     this.#closing.abort();
     const closing: Promise<unknown>[] = [];
-    // A graceful close waits for pending replies; a cut-off server never
-    // sends them, so fall back to destroying the connection.
-    const shut = async (conn: Connection) => {
-      try {
-        await withDeadline(conn.client.close(), ABORT_GRACE, "a connection close");
-      } catch {
-        try {
-          conn.client.destroy();
-        } catch { /* already gone */ }
-      }
-    };
-    for (const blocker of this.#blockers.values()) {
-      closing.push(
-        withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(() => shut(blocker.conn), () => shut(blocker.conn)),
-      );
-    }
-    this.#blockers.clear();
+    closing.push(this.#readers.close());
     if (this.#subscriber) {
-      closing.push(withDeadline(this.#subscriber, ABORT_GRACE, "the subscriber").then((c) => c && shut(c), () => {}));
+      closing.push(withDeadline(this.#subscriber, ABORT_GRACE, "the subscriber").then((c) => c && shutConnection(c), () => {}));
     }
     this.#subscriber = null;
     this.#listeners.clear();
     this.#held.clear();
     await Promise.all(closing);
-    if (this.#ownsClient) await shut(this.#conn);
+    if (this.#ownsClient) await shutConnection(this.#conn);
   }
 
   /** Same as {@linkcode RedisStreamQueue.close}. */

@@ -1,0 +1,164 @@
+/**
+ * Blocking reads, each consumer on its own duplicated connection (a blocked
+ * XREADGROUP holds its connection, so it must not share the queue's).
+ *
+ * @module
+ */
+import { TransportError } from "../../src/errors.ts";
+import type { Logger } from "../../src/logger.ts";
+import type { Consumer } from "../../src/queue.ts";
+import { Connection, type RedisClientLike } from "./_connection.ts";
+import { ABORT_GRACE, withDeadline } from "./_util.ts";
+
+interface Blocker {
+  conn: Connection;
+  ready: Promise<void>;
+  clientId: Promise<string> | null;
+}
+
+/** The blocking connections of one queue, by consumer name. */
+export class BlockingReaders {
+  #main: Connection;
+  #stream: string;
+  #name: string;
+  #logger: Logger;
+  #commandTimeout: number;
+  #closing: AbortSignal;
+  #blockers = new Map<string, Blocker>();
+
+  /**
+   * @param main The queue's connection (duplicated per consumer; sends CLIENT UNBLOCK).
+   * @param stream The stream key (routes commands on a cluster).
+   * @param name The queue's name, for messages.
+   * @param logger Where connection errors go.
+   * @param commandTimeout Extra wait beyond a window before a read is dropped, in ms.
+   * @param closing Aborted when the queue closes: unblocks every read.
+   */
+  constructor(
+    main: Connection,
+    stream: string,
+    name: string,
+    logger: Logger,
+    commandTimeout: number,
+    closing: AbortSignal,
+  ) {
+    this.#main = main;
+    this.#stream = stream;
+    this.#name = name;
+    this.#logger = logger;
+    this.#commandTimeout = commandTimeout;
+    this.#closing = closing;
+  }
+
+  #blocker(name: string): Blocker {
+    let blocker = this.#blockers.get(name);
+    if (!blocker) {
+      const client = this.#main.client.duplicate() as RedisClientLike;
+      client.on("error", (error: Error) => {
+        if (blocker) blocker.clientId = null;
+        if (!this.#closing.aborted) this.#logger.warn("redis blocking connection error", { queue: this.#name, error: error.message });
+      });
+      const conn = new Connection(client);
+      blocker = { conn, ready: client.connect().then(() => undefined), clientId: null };
+      blocker.ready.catch(() => this.#blockers.delete(name));
+      this.#blockers.set(name, blocker);
+    }
+    return blocker;
+  }
+
+  /**
+   * Send one XREADGROUP BLOCK (`args`) on the consumer's own connection. An
+   * abort (the caller's signal or close) sends CLIENT UNBLOCK, so the read
+   * returns at once with nothing taken; without that permission it ends
+   * with its window, or is dropped after a grace period.
+   *
+   * @param consumer Whose connection to use.
+   * @param args The XREADGROUP command.
+   * @param window Its BLOCK value, in ms.
+   * @param signal Ends the wait early.
+   * @returns The raw reply (null when nothing came).
+   * @throws TransportError when the server does not answer in time.
+   */
+  async read(consumer: Consumer, args: string[], window: number, signal?: AbortSignal): Promise<unknown> {
+    const blocker = this.#blocker(consumer.name);
+    await withDeadline(blocker.ready, this.#commandTimeout, "connecting the blocking reader");
+    const conn = blocker.conn;
+    blocker.clientId ??= conn.send(this.#stream, ["CLIENT", "ID"]).then(String);
+    const clientId = blocker.clientId;
+    clientId.catch(() => {
+      if (blocker.clientId === clientId) blocker.clientId = null;
+    });
+    const read = conn.send(this.#stream, args);
+    // The client's own timeout stops at the socket: bound the wait here. A
+    // read that outlives its window by this margin means a dead or cut-off
+    // connection; it is dropped and the next call opens a new one.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let giveUp: (reason: "stalled" | "aborted") => void = () => {};
+    const abandoned = new Promise<"stalled" | "aborted">((resolve) => (giveUp = resolve));
+    timer = setTimeout(() => giveUp("stalled"), window + this.#commandTimeout);
+    let unblocked = false;
+    const onAbort = () => {
+      if (unblocked) return;
+      unblocked = true;
+      clientId
+        .then((id) => this.#main.send(this.#stream, ["CLIENT", "UNBLOCK", id]))
+        .catch(() => {/* no permission or gone: the window ends the read */});
+      // Normally the unblocked read answers at once; if it cannot, stop waiting.
+      clearTimeout(timer);
+      timer = setTimeout(() => giveUp("aborted"), ABORT_GRACE);
+    };
+    signal?.addEventListener("abort", onAbort);
+    this.#closing.addEventListener("abort", onAbort);
+    if (signal?.aborted) onAbort();
+    try {
+      const outcome = await Promise.race([read.then((reply) => ({ reply })), abandoned]);
+      if (typeof outcome === "object") return outcome.reply;
+      read.catch(() => {});
+      this.#dropBlocker(consumer.name, blocker);
+      if (outcome === "aborted") return null;
+      throw new TransportError(
+        `Redis did not answer a ${window} ms blocking read within ${window + this.#commandTimeout} ms (${this.#name})`,
+      );
+    } catch (error) {
+      blocker.clientId = null;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      this.#closing.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #dropBlocker(name: string, blocker: Blocker): void {
+    if (this.#blockers.get(name) === blocker) this.#blockers.delete(name);
+    try {
+      blocker.conn.client.destroy();
+    } catch { /* already closed */ }
+  }
+
+  /** Close every blocking connection (destroying those that do not answer). */
+  async close(): Promise<void> {
+    const blockers = [...this.#blockers.values()];
+    this.#blockers.clear();
+    await Promise.all(blockers.map((blocker) =>
+      withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(
+        () => shutConnection(blocker.conn),
+        () => shutConnection(blocker.conn),
+      )
+    ));
+  }
+}
+
+/**
+ * Close a connection gracefully; a cut-off server never answers the pending
+ * commands a graceful close waits for, so fall back to destroying it.
+ */
+export async function shutConnection(conn: Connection): Promise<void> {
+  try {
+    await withDeadline(conn.client.close(), ABORT_GRACE, "a connection close");
+  } catch {
+    try {
+      conn.client.destroy();
+    } catch { /* already gone */ }
+  }
+}

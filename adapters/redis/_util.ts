@@ -1,0 +1,88 @@
+/**
+ * Small helpers of the Redis transport: option checks, batching, id ranges,
+ * local deadlines, URL redaction.
+ *
+ * @module
+ */
+import { ConfigError, TransportError } from "../../src/errors.ts";
+import type { DeliveryRef } from "../../src/queue.ts";
+
+/** A stream entry id as accepted from callers (dead-letter ids). */
+export const DEAD_ID: RegExp = /^\d{1,20}-\d{1,20}$/;
+
+/**
+ * Replace credentials in a Redis URL with `***`, so URLs can be logged.
+ *
+ * @param url A `redis://` / `rediss://` URL.
+ * @returns The URL without its password.
+ */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/)([^@/]*)@/, (_m, scheme: string, auth: string) => {
+    const user = auth.includes(":") ? auth.slice(0, auth.indexOf(":")) : "";
+    return `${scheme}${user ? `${user}:` : ""}***@`;
+  });
+}
+
+/** Split `items` into arrays of at most `size`. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Validate a key-name option (no braces: they would break the hash tag). */
+export function checkName(option: string, value: unknown): string {
+  if (typeof value !== "string" || value.length === 0 || /[{}]/.test(value)) {
+    throw new ConfigError(
+      `Cannot create RedisStreamQueue: '${option}' must be a non-empty string without '{' or '}', got ${
+        JSON.stringify(value)
+      }`,
+      [{ message: "must be a non-empty string without braces", path: option }],
+    );
+  }
+  return value;
+}
+
+/** Validate an optional positive number option. */
+export function checkPositive(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(
+      `Cannot create RedisStreamQueue: '${option}' must be a positive number, got ${String(value)}`,
+      [{ message: "must be a positive number", path: option }],
+    );
+  }
+  return value;
+}
+
+/** How long an aborted blocking read may take to answer before it is dropped, in ms. */
+export const ABORT_GRACE = 1_000;
+
+/** Await `promise`, rejecting with a TransportError after `ms`. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransportError(`Redis did not answer ${what} within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+/** Lowest and highest well-formed stream ids of a batch ("" when none). */
+export function idRange(refs: readonly DeliveryRef[]): [string, string] {
+  let lo = "";
+  let hi = "";
+  let loMs = 0, loSeq = 0, hiMs = 0, hiSeq = 0;
+  for (const ref of refs) {
+    const m = STREAM_ID.exec(ref.deliveryId);
+    if (!m) continue;
+    const ms = Number(m[1]);
+    const seq = Number(m[2]);
+    if (lo === "" || ms < loMs || (ms === loMs && seq < loSeq)) [lo, loMs, loSeq] = [ref.deliveryId, ms, seq];
+    if (hi === "" || ms > hiMs || (ms === hiMs && seq > hiSeq)) [hi, hiMs, hiSeq] = [ref.deliveryId, ms, seq];
+  }
+  return [lo, hi];
+}
+
