@@ -387,6 +387,17 @@ function version(cmd: string, args: string[]): string {
   }
 }
 
+/** Commit measured, flagged when the library's files differ from it. */
+function gitState(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "mod.ts", "src", "adapters"], { encoding: "utf8" }).trim();
+    return dirty ? `${head} with uncommitted changes to ${dirty.split("\n").map((l) => l.slice(3)).join(", ")}` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
 function pkgVersion(name: string): string {
   const require = createRequire(import.meta.url);
   return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
@@ -420,6 +431,7 @@ async function main(): Promise<void> {
   const env = {
     date: new Date().toISOString(),
     command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    commit: gitState(),
     machine: { cpu: cpuModel(), cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadavgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" ") },
     versions: {
       node: process.version,
