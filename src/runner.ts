@@ -7,6 +7,7 @@
  */
 
 import { type Clock, sleep } from "./clock.ts";
+import { DelayedPromoter } from "./_promoter.ts";
 import { decodePayload } from "./codec.ts";
 import {
   parseRunnerConfig,
@@ -68,8 +69,6 @@ export type {
 /** Lifecycle state of a runner. */
 export type RunnerState = "idle" | "starting" | "running" | "stopping";
 
-/** Longest sleep of the delayed-task promoter, in ms (covers tasks added by other processes). */
-const PROMOTE_MAX_SLEEP = 1_000;
 /** Bound on the post-grace work of `stop()` (acks, stats, deregistration), in ms. */
 const FINAL_FLUSH_TIMEOUT = 5_000;
 const NO_ERROR: unique symbol = Symbol("no error");
@@ -185,7 +184,6 @@ export class TaskRunner implements AsyncDisposable {
   #fetchers: Fetcher[] = [];
   #loops: Promise<void>[] = [];
   #instance: InstanceInfo | null = null;
-  #unsubscribeDelayed: (() => void) | null = null;
   #detachSignal: (() => void) | null = null;
 
   /** Worker slots taken by running actions. */
@@ -218,15 +216,9 @@ export class TaskRunner implements AsyncDisposable {
   #heartbeatsInFlight = 0;
   #heartbeatSentAt = 0;
 
-  #promoterTimer: unknown = null;
-  #promoterWakeAt = Infinity;
-  /** Earliest wake-up asked for while the promoter was not asleep (runner clock). */
-  #promoterPendingWake = Infinity;
+  #promoter: DelayedPromoter;
   /** Incremented by every start(). */
   #epoch = 0;
-  #promoterWake: (() => void) | null = null;
-  /** Transport clock minus runner clock, from the last promote call. */
-  #transportOffset = 0;
 
   #statsPrevious: StatsSample | null = null;
 
@@ -246,6 +238,9 @@ export class TaskRunner implements AsyncDisposable {
     this.#config = parseRunnerConfig(config);
     this.#clock = this.#config.clock;
     this.#logger = this.#config.logger;
+    this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
+      this.#reportTransport(operation, error);
+    });
     this.#emitter = new Emitter<RunnerEvents>((error, event) => {
       this.#logger.error(`A '${String(event)}' listener threw`, { error: failureOf(error) });
       if (event !== "error") {
@@ -347,7 +342,7 @@ export class TaskRunner implements AsyncDisposable {
     const prepared = await prepareTask(spec, payload, options, this.#clock.now(), this.#config.maxPayloadBytes);
     const [result] = await this.#queue.add([prepared.task]);
     if (!result.ok) throw new DuplicateTaskError(name, prepared.uniqueKey ?? "", result.existingId);
-    if (prepared.task.delay) this.#wakePromoterAt(this.#clock.now() + prepared.task.delay);
+    if (prepared.task.delay) this.#promoter.wakeAt(this.#clock.now() + prepared.task.delay);
     return result.id;
   }
 
@@ -389,7 +384,7 @@ export class TaskRunner implements AsyncDisposable {
         out[i] = { ok: false, error: new DuplicateTaskError(tasks[i].name, keys[i] ?? "", r.existingId) };
       }
     }
-    if (earliestDelay !== Infinity) this.#wakePromoterAt(this.#clock.now() + earliestDelay);
+    if (earliestDelay !== Infinity) this.#promoter.wakeAt(this.#clock.now() + earliestDelay);
     return out;
   }
 
@@ -436,7 +431,6 @@ export class TaskRunner implements AsyncDisposable {
     const config = this.#config;
     this.#run = new AbortController();
     this.#epoch++;
-    this.#promoterPendingWake = Infinity;
     this.#fetchAbort = new AbortController();
     try {
       await this.#queue.init(config.consumerGroup);
@@ -480,15 +474,10 @@ export class TaskRunner implements AsyncDisposable {
     this.#state = "running";
     this.#loops = [];
     for (const fetcher of this.#fetchers) this.#loops.push(this.#fetchLoop(fetcher));
-    this.#loops.push(this.#promoteLoop());
+    this.#loops.push(this.#promoter.run(this.#run.signal));
     this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsTick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instanceTick()));
-    if (this.#queue.onDelayedAdded) {
-      this.#unsubscribeDelayed = this.#queue.onDelayedAdded((dueAt) => {
-        this.#wakePromoterAt(dueAt - this.#transportOffset);
-      });
-    }
     if (signal) {
       const onAbort = (): void => void this.stop();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -527,15 +516,12 @@ export class TaskRunner implements AsyncDisposable {
     const config = this.#config;
     this.#detachSignal?.();
     this.#detachSignal = null;
-    this.#unsubscribeDelayed?.();
-    this.#unsubscribeDelayed = null;
     this.#run.abort(new ShutdownError());
     this.#fetchAbort.abort(new ShutdownError());
     this.#wakeSlotWaiter();
     openGate(this.#pauseGate);
     this.#pauseGate = null;
-    this.#clearPromoterTimer();
-    this.#promoterWake?.();
+    this.#promoter.stop();
 
     // Grace period: fetch loops end promptly (receive is aborted); running
     // tasks get until the deadline.
@@ -921,7 +907,7 @@ export class TaskRunner implements AsyncDisposable {
     }
     if (ok) {
       this.#collector.retried(d.name);
-      if (delay > 0) this.#wakePromoterAt(this.#clock.now() + delay);
+      if (delay > 0) this.#promoter.wakeAt(this.#clock.now() + delay);
       if (this.#emitter.has("retrying")) {
         this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
       }
@@ -1379,68 +1365,6 @@ export class TaskRunner implements AsyncDisposable {
     } catch (error) {
       this.#reportTransport("isPaused", error);
     }
-  }
-
-  // ---------------------------------------------------------------- delayed tasks
-
-  /** Promote due delayed tasks; sleep until the next is due (capped), waking early on news. */
-  async #promoteLoop(): Promise<void> {
-    const signal = this.#run.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      let wait = PROMOTE_MAX_SLEEP;
-      try {
-        const result = await this.#queue.promote();
-        failures = 0;
-        this.#transportOffset = result.now - this.#clock.now();
-        if (result.nextDueAt !== null) {
-          wait = Math.min(Math.max(result.nextDueAt - result.now, 1), PROMOTE_MAX_SLEEP);
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        failures++;
-        this.#reportTransport("promote", error);
-        wait = transportBackoff(failures);
-      }
-      if (signal.aborted) return;
-      if (this.#promoterPendingWake !== Infinity) {
-        const early = this.#promoterPendingWake - this.#clock.now();
-        this.#promoterPendingWake = Infinity;
-        if (failures === 0 && early < wait) wait = early > 1 ? early : 1;
-      }
-      await new Promise<void>((resolve) => {
-        this.#promoterWake = resolve;
-        this.#promoterWakeAt = this.#clock.now() + wait;
-        this.#promoterTimer = this.#clock.setTimeout(resolve, wait);
-      });
-      this.#clearPromoterTimer();
-      this.#promoterWake = null;
-      this.#promoterWakeAt = Infinity;
-    }
-  }
-
-  #clearPromoterTimer(): void {
-    if (this.#promoterTimer !== null) this.#clock.clearTimeout(this.#promoterTimer);
-    this.#promoterTimer = null;
-  }
-
-  /** Make the promoter run no later than `at` (runner clock). */
-  #wakePromoterAt(at: number): void {
-    const wake = this.#promoterWake;
-    if (wake === null) {
-      // Mid-call: the promote in flight may have read the schedule before this task was added.
-      if (at < this.#promoterPendingWake) this.#promoterPendingWake = at;
-      return;
-    }
-    if (at >= this.#promoterWakeAt) return;
-    this.#clearPromoterTimer();
-    const wait = at - this.#clock.now();
-    if (wait <= 0) {
-      wake();
-      return;
-    }
-    this.#promoterWakeAt = at;
-    this.#promoterTimer = this.#clock.setTimeout(wake, wait);
   }
 
   // ---------------------------------------------------------------- errors
