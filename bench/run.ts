@@ -9,13 +9,18 @@
  *
  *   node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N]
  *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
- *                     [--contestants raw,bullmq,taskrunner] [--profile] [--out FILE]
+ *                     [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
+ * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
+ * under a second each); `--quick`: N = 5,000, 1 rep, 300 latency samples.
  * `--runtime` runs TaskRunner's producer and worker processes under Deno or
  * Bun; the peers always run on Node. `--profile` writes a V8 CPU profile of
- * the measured window of every TaskRunner worker process (Node only; taken
- * with `node:inspector`, so startup is excluded) into `bench/results/prof/`;
- * summarise with `node bench/profile_summary.ts bench/results/prof/*.cpuprofile`.
+ * the measured window of every Node child (taken with `node:inspector`, so
+ * startup is excluded) into `bench/results/prof/`; summarise with
+ * `node bench/profile_summary.ts bench/results/prof/<file>.cpuprofile`.
+ * A contestant given as an absolute path is a module exporting a
+ * `Contestant` (see `contestants/types.ts`), e.g. a modified copy of the
+ * library to compare against the checkout in one run.
  *
  * @module
  */
@@ -455,13 +460,14 @@ async function main(): Promise<void> {
   const want = (id: string): boolean => !opts.only || opts.only.has(id);
   const contestants = opts.contestants;
   const reps = opts.reps;
+  const shortReps = opts.reps >= 3 ? opts.reps + 2 : opts.reps;
   const nice = (x: number): string => x.toLocaleString("en-US");
 
-  const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>): Promise<void> => {
+  const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>, repsHere = reps): Promise<void> => {
     const load0 = os.loadavg()[0];
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; rep < repsHere; rep++) {
       for (const c of order(list, rep)) {
-        process.stderr.write(`… ${s.id} rep ${rep + 1}/${reps} ${c}\n`);
+        process.stderr.write(`… ${s.id} rep ${rep + 1}/${repsHere} ${c}\n`);
         await guarded(s, c, () => fn(c));
       }
     }
@@ -479,11 +485,12 @@ async function main(): Promise<void> {
 
   if (want("bulk")) {
     const s = scenario("bulk", `dispatch in bulk, batches of 1,000, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
-    await each(s, contestants, (c) => bulkDispatch(s, c));
+    // Dispatch runs last well under a second each: more reps against noise.
+    await each(s, contestants, (c) => bulkDispatch(s, c), shortReps);
   }
   if (want("inflight")) {
     const s = scenario("inflight", `100 dispatches in flight, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
-    await each(s, contestants, (c) => inflightDispatch(s, c));
+    await each(s, contestants, (c) => inflightDispatch(s, c), shortReps);
   }
   const rssProcess = scenario("rss-process", "worker peak RSS, processing a pre-filled queue at concurrency 100", "MB", "lower", ["peak RSS"]);
   rss.push(rssProcess);
