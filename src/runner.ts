@@ -150,7 +150,24 @@ let heartbeatOne: (runner: TaskRunner, execution: Execution) => Promise<void>;
  *
  * Delivery is at-least-once: a task is removed from the queue only after its
  * action succeeded or it went to the dead-letter store, so actions should be
- * idempotent. A stopped runner can be started again.
+ * idempotent. In short:
+ * - `maxRetry: N` allows N + 1 runs; a failed run waits its backoff, an
+ *   `UnrecoverableError` skips the retries left; then the task is
+ *   dead-lettered with its last error and `failedTaskHandler` is called once,
+ *   by the runner whose dead-letter call the transport accepted.
+ * - `ctx.attempt` counts failed runs before this one (0 first); a run cut
+ *   short by a crash or a lost reservation does not count, but each delivery
+ *   does toward `maxDeliveries`, after which the task is dead-lettered as
+ *   "poison".
+ * - Tasks whose name this runner does not know are retried with the
+ *   runner's backoff (another instance may know them), then dead-lettered as
+ *   "unknown-task"; undecodable or schema-failing payloads are dead-lettered
+ *   as "invalid-payload", never acked away.
+ * - Running tasks are heartbeated together, every third of the shortest
+ *   reservation held; a runner never fetches more than its free worker slots.
+ * - `stop()` stops fetching at once, gives running tasks `shutdownTimeout`,
+ *   then aborts their signals and leaves them for reclaim. A stopped runner
+ *   can be started again.
  *
  * @example Register, dispatch and run a task
  * ```ts
