@@ -307,6 +307,84 @@ describe("RedisStreamQueue on Redis", () => {
     }
   });
 
+  it("runs over a unix socket", async () => {
+    const unix = await startRedis({ unixSocket: true });
+    const client = createClient({ socket: { path: unix.socket!, tls: false } });
+    client.on("error", () => {});
+    await client.connect();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix() });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1)]);
+      const [d] = await queue.receive(c, { count: 1, block: 1_000 });
+      assert.equal(d?.id, "task-1");
+      assert.deepEqual(await queue.ack(c, [d]), [true]);
+    } finally {
+      await queue.close();
+      await client.close();
+      await unix.stop();
+    }
+  });
+
+  it("works as an ACL user limited to the queue's keys, without dangerous commands", async () => {
+    const prefix = freshPrefix();
+    // The documented minimal ACL: the queue's keys and channel, no @dangerous
+    // commands except INFO (startup checks) and CLIENT ID/UNBLOCK (prompt stop).
+    await admin.sendCommand([
+      "ACL", "SETUSER", "runner", "reset", "on", ">s3cret-acl", `~{${prefix}:*`, `&{${prefix}:*`,
+      "+@all", "-@dangerous", "+info", "+client|id", "+client|unblock",
+    ]);
+    const url = server.url.replace("redis://", "redis://runner:s3cret-acl@");
+    const queue = await RedisStreamQueue.connect(url, { prefix });
+    const outsider = newClient(url);
+    outsider.on("error", () => {});
+    await outsider.connect();
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      const seen: number[] = [];
+      queue.onDelayedAdded((due) => seen.push(due));
+      const added = await queue.add([
+        task(1, { unique: { key: "u", token: "t", holdFor: 0, ttl: 10_000 } }),
+        task(2, { delay: 50 }),
+      ]);
+      assert.ok(added.every((r) => r.ok));
+      await new Promise((r) => setTimeout(r, 80));
+      assert.equal((await queue.promote()).promoted, 1);
+      const got = await queue.receive(c, { count: 10, block: 500 });
+      assert.equal(got.length, 2);
+      assert.deepEqual(await queue.heartbeat(c, got), []);
+      assert.equal(await queue.retry(c, got[0], 0), true);
+      assert.equal(await queue.deadLetter(c, got[1], "max-retries", { name: "Error", message: "x" }), true);
+      const [again] = await queue.receive(c, { count: 1, block: 500 });
+      assert.deepEqual(await queue.ack(c, [again]), [true]);
+      assert.equal((await queue.reclaim(c, 10)).deliveries.length, 0);
+      await queue.recordStats({ tasks: {} });
+      await queue.registerInstance({ id: "i", host: "h", pid: 1, workers: 1, busy: 0, startedAt: 0 }, 1_000);
+      assert.equal((await queue.instances()).length, 1);
+      assert.equal(await queue.claimOnce("k", 1_000), true);
+      await queue.setPaused(false);
+      assert.equal((await queue.counts("g")).dead, 1);
+      assert.equal(seen.length, 1);
+      // A blocked read is ended by CLIENT UNBLOCK, which this user may send.
+      const stop = new AbortController();
+      const started = Date.now();
+      const blocked = queue.receive(c, { count: 1, block: 5_000, signal: stop.signal });
+      setTimeout(() => stop.abort(), 100);
+      assert.deepEqual(await blocked, []);
+      assert.ok(Date.now() - started < 1_000, `abort took ${Date.now() - started} ms`);
+      // Keys outside the queue's tag stay out of reach.
+      await assert.rejects(
+        new RedisStreamQueue(outsider, { prefix: "other" }).add([task(3)]),
+        /NOPERM/,
+      );
+    } finally {
+      await queue.close();
+      await outsider.close();
+    }
+  });
+
   it("processInfo names this host and process", () => {
     const queue = new RedisStreamQueue(admin as unknown as RedisClientLike);
     const info = queue.processInfo();
