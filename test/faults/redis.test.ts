@@ -163,18 +163,25 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     while (Date.now() < deadline) {
       await redis.cli("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").catch(() => "");
       kills++;
-      if (kills % 5 === 0) {
-        const list = await redis.cli("CLIENT", "LIST").catch(() => "");
-        for (const line of list.split("\n").filter((l) => /cmd=xreadgroup/.test(l))) {
-          const id = /id=(\d+)/.exec(line)?.[1];
-          if (id && (await redis.cli("CLIENT", "UNBLOCK", id, "ERROR").catch(() => "0")).endsWith("1")) unblocks++;
-        }
-      }
       await delay(100);
     }
     await fleet.settled(ids, 30_000);
     const underFault = ids.length / ((Date.now() - t1) / 1000);
     const reconnects = Number(await redis.info("total_connections_received")) - connsBefore;
+
+    // Idle workers block in XREADGROUP: force those reads to fail, repeatedly; the reads must be re-issued.
+    const unblockUntil = Date.now() + 1_000;
+    while (Date.now() < unblockUntil) {
+      const list = await redis.cli("CLIENT", "LIST").catch(() => "");
+      for (const line of list.split("\n").filter((l) => /flags=\S*b/.test(l) && /cmd=xreadgroup/.test(l))) {
+        const id = /\bid=(\d+)/.exec(line)?.[1];
+        if (id && (await redis.cli("CLIENT", "UNBLOCK", id, "ERROR").catch(() => "0")).endsWith("1")) unblocks++;
+      }
+      await delay(100);
+    }
+    const afterUnblock = await fleet.dispatch("work", range(50).map((i) => ({ i: 5_000 + i, ms: 2 })));
+    await fleet.settled(afterUnblock, 10_000);
+    ids.push(...afterUnblock);
 
     const outcome = analyse(fleet.records(), [...baselineIds, ...ids], await fleet.deadTasks(), fleet.lostIds());
     assertNoLoss(outcome);
@@ -184,6 +191,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const lostReservations = fleet.records().reduce((n, r) => n + (r.ev === "heartbeat" ? r.lost : 0), 0) +
       fleet.records().filter((r) => r.ev === "ack").flatMap((r) => r.results).filter((x) => !x.ok).length;
     assertDuplicatesAtMost(outcome, lostReservations);
+    assert.ok(unblocks > 0, "the blocked reads were found and failed on purpose");
     const consumersAfter = (await redis.cli("XINFO", "CONSUMERS", `${fleet.tag}:stream`, "g")).split("\n").filter((l) => l === "name").length;
     assert.equal(consumersAfter, consumersBefore, "consumer names are stable across reconnects");
     assert.deepEqual(fleet.fatals(), []);
