@@ -459,6 +459,29 @@ describe("RedisStreamQueue on Redis", () => {
     }
   });
 
+  it("reclaim passes delete consumers idle past consumerIdleTimeout that own nothing, and only those", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), consumerIdleTimeout: 200 });
+    try {
+      await queue.init("g");
+      await queue.add([task(1, { reservationTimeout: 60_000 })]);
+      const held = await queue.receive({ group: "g", name: "crashed-holding" }, { count: 1, block: 0 });
+      assert.equal(held.length, 1);
+      await client.sendCommand(["XGROUP", "CREATECONSUMER", queue.keys.stream, "g", "crashed-empty"]);
+      await new Promise((r) => setTimeout(r, 250));
+      await client.sendCommand(["XGROUP", "CREATECONSUMER", queue.keys.stream, "g", "recent-empty"]);
+      const names = async () =>
+        ((await client.sendCommand(["XINFO", "CONSUMERS", queue.keys.stream, "g"])) as Array<Record<string, unknown>>)
+          .map((c) => String(c.name ?? (c as unknown as unknown[])[1])).sort();
+      assert.deepEqual(await names(), ["crashed-empty", "crashed-holding", "recent-empty"]);
+      assert.deepEqual(await queue.reclaim({ group: "g", name: "me" }, 10), { deliveries: [], lost: [] });
+      assert.deepEqual(await names(), ["crashed-holding", "recent-empty"]);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
   it("processInfo names this host and process", () => {
     const queue = new RedisStreamQueue(admin as unknown as RedisClientLike);
     const info = queue.processInfo();

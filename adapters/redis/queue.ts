@@ -51,6 +51,7 @@ import {
   heartbeatScript,
   listInstancesScript,
   promoteScript,
+  pruneConsumersScript,
   reclaimScript,
   recordStatsScript,
   registerInstanceScript,
@@ -115,6 +116,14 @@ export interface RedisStreamQueueOptions {
    * @default 5000
    */
   commandTimeout?: number;
+  /**
+   * Consumers that own no delivery and have been idle this long, in
+   * milliseconds, are deleted from their group by reclaim passes (left
+   * behind by crashed processes; a live consumer reads at least once per
+   * block window).
+   * @default 600000
+   */
+  consumerIdleTimeout?: number;
   /** Where warnings (eviction policy, recreated groups) go. @default silentLogger */
   logger?: Logger;
 }
@@ -166,6 +175,8 @@ export class RedisStreamQueue implements MessageQueue {
   #promoteBatch: number;
   #batchLimit: number;
   #commandTimeout: number;
+  #consumerIdleTimeout: number;
+  #nextPrune = new Map<string, number>();
   #closing = new AbortController();
   #closed = false;
   #checked: Promise<void> | null = null;
@@ -195,6 +206,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
     this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
     this.#commandTimeout = checkPositive("commandTimeout", options.commandTimeout, 5_000);
+    this.#consumerIdleTimeout = checkPositive("consumerIdleTimeout", options.consumerIdleTimeout, 600_000);
     this.#readers = new BlockingReaders(
       this.#conn,
       this.keys.stream,
@@ -591,7 +603,25 @@ export class RedisStreamQueue implements MessageQueue {
     );
     const lost = (reply[2] as unknown[]).map(String);
     for (const id of lost) this.#held.delete(id);
+    await this.#pruneConsumers(consumer);
     return { deliveries, lost };
+  }
+
+  /** At most once per tenth of the idle timeout, delete abandoned consumers of the group. */
+  async #pruneConsumers(consumer: Consumer): Promise<void> {
+    const now = Date.now();
+    if ((this.#nextPrune.get(consumer.group) ?? 0) > now) return;
+    this.#nextPrune.set(consumer.group, now + this.#consumerIdleTimeout / 10);
+    const deleted = Number(
+      await this.#conn.eval(pruneConsumersScript, [this.keys.stream], [
+        consumer.group,
+        String(Math.round(this.#consumerIdleTimeout)),
+        consumer.name,
+      ]),
+    );
+    if (deleted > 0) {
+      this.#logger.info("removed idle consumers that owned nothing", { queue: this.name, group: consumer.group, deleted });
+    }
   }
 
   /** Promote every due delayed task, in bounded script calls. */

@@ -14,5 +14,6 @@ export { promoteScript } from "./promote.ts";
 export { replayDeadLetterScript } from "./replay_dead_letter.ts";
 export { countsScript } from "./counts.ts";
 export { removeConsumerScript } from "./remove_consumer.ts";
+export { pruneConsumersScript } from "./prune_consumers.ts";
 export { recordStatsScript } from "./record_stats.ts";
 export { listInstancesScript, registerInstanceScript, unregisterInstanceScript } from "./instances.ts";

@@ -1,0 +1,32 @@
+import type { LuaScript } from "./_lib.ts";
+
+/**
+ * Delete consumers left behind by crashed processes: those that own no
+ * delivery and have not touched the group for `minIdle` ms. A live consumer
+ * reads at least once per block window, and one deleted while idle is
+ * recreated by its next read, so nothing is lost; a consumer that owns
+ * deliveries is never deleted (its deliveries would become unclaimable).
+ *
+ * KEYS: 1 stream. ARGV: 1 group, 2 min idle ms, 3 consumer to keep.
+ * Returns the number of consumers deleted.
+ */
+export const pruneConsumersScript: LuaScript = {
+  name: "pruneConsumers",
+  keys: 1,
+  variableKeys: false,
+  source: `
+local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(info) ~= 'table' or info.err then return 0 end
+local min_idle = tonumber(ARGV[2])
+local deleted = 0
+for _, c in ipairs(info) do
+  local f = {}
+  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+  if f['name'] ~= ARGV[3] and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= min_idle then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    deleted = deleted + 1
+  end
+end
+return deleted
+`,
+};
