@@ -265,6 +265,25 @@ describe("fetching", () => {
     for (const g of gates) g.resolve();
   });
 
+  it("shares the worker slots between several fetch loops", async () => {
+    const { runner, calls } = setup({ numWorkers: 3, numFetchers: 2, batchSize: 2 });
+    let started = 0;
+    const gates = Array.from({ length: 6 }, () => deferred());
+    const t = runner.registerTask({ name: "t", action: (i: number) => {
+      started++;
+      return gates[i].promise;
+    } });
+    await t.dispatchBulk(gates.map((_, i) => ({ payload: i })));
+    await runner.start();
+    await until(() => started === 3, "three running");
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(started, 3, "never more than numWorkers");
+    const consumers = new Set(calls.receive.map((c) => (c[0] as { name: string }).name));
+    assert.equal(consumers.size, 2, "both fetch loops received");
+    for (const g of gates) g.resolve();
+    await until(() => started === 6, "the rest run as slots free");
+  });
+
   it("batches acknowledgements: one ack call in flight, the next carries the rest", async () => {
     const ackGate = deferred();
     const f = setup({ numWorkers: 20, batchSize: 20 }, {
