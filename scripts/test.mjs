@@ -21,8 +21,11 @@
 // Environment:
 //   TEST_CONCURRENCY          test files run at once by Node's runner for ordinary tests (default 2)
 //   TEST_FAULTS_CONCURRENCY   the same for test/faults (default 1)
-//   TEST_TIMEOUT_MIN          wall-clock limit of one runtime's run over one group of files (default 20;
-//                             test/faults: TEST_FAULTS_TIMEOUT_MIN, default 30); past it the run is killed
+//   TEST_TIMEOUT_MIN          wall-clock limit of one runtime's run over one group of files (default 10;
+//                             test/faults: TEST_FAULTS_TIMEOUT_MIN, default 15); past it the run is killed
+//   TEST_TOTAL_TIMEOUT_MIN    limit of the whole command (default 65): each step gets at most what is
+//                             left of it, and steps past it are not started and count as failed, so a
+//                             hung runtime fails the run instead of outliving CI's time limit
 //                             and counted as failed
 //   NODE20, NODE24, DENO, BUN paths of the runtimes, when not found where expected
 //
@@ -213,6 +216,11 @@ function killGroup(child) {
   }
 }
 
+const startedAll = Date.now();
+const totalMs = intEnv("TEST_TOTAL_TIMEOUT_MIN", 65) * 60_000;
+/** The smaller of a step's own limit and what is left of the whole run's. */
+const budget = (limitMs) => Math.min(limitMs, totalMs - (Date.now() - startedAll));
+
 const fmtMs = (ms) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, "0")}s` : `${(ms / 1000).toFixed(1)}s`);
 
 /**
@@ -267,7 +275,12 @@ function run(title, cmd, cmdArgs, { env = {}, timeoutMs, logName }) {
   });
 }
 
-async function check(name, cmd, cmdArgs, timeoutMs = 10 * 60_000) {
+async function check(name, cmd, cmdArgs, limitMs = 10 * 60_000) {
+  const timeoutMs = budget(limitMs);
+  if (timeoutMs <= 0) {
+    results.push({ name, kind: "check", ok: false, passed: 0, failed: 1, ms: 0, note: "not started: TEST_TOTAL_TIMEOUT_MIN used up" });
+    return false;
+  }
   const r = await run(name, cmd, cmdArgs, { timeoutMs, logName: `check-${name.replace(/[^a-z0-9]+/gi, "-")}.log` });
   const ok = r.code === 0 && !r.timedOut;
   results.push({ name, kind: "check", ok, passed: ok ? 1 : 0, failed: ok ? 0 : 1, ms: r.ms, note: r.timedOut ? "timed out" : ok ? "" : `exit ${r.code}` });
@@ -356,7 +369,11 @@ async function runTests(rt, group, files) {
     return;
   }
   const concurrency = group === "faults" ? intEnv("TEST_FAULTS_CONCURRENCY", 1) : intEnv("TEST_CONCURRENCY", 2);
-  const timeoutMs = (group === "faults" ? intEnv("TEST_FAULTS_TIMEOUT_MIN", 30) : intEnv("TEST_TIMEOUT_MIN", 20)) * 60_000;
+  const timeoutMs = budget((group === "faults" ? intEnv("TEST_FAULTS_TIMEOUT_MIN", 15) : intEnv("TEST_TIMEOUT_MIN", 10)) * 60_000);
+  if (timeoutMs <= 0) {
+    results.push({ name: label, kind: "tests", ok: false, passed: 0, failed: 1, ms: 0, note: "not started: TEST_TOTAL_TIMEOUT_MIN used up" });
+    return;
+  }
   const perTestMs = timeoutMs; // the group limit bounds everything; no per-test limit below it
   const env = { TASKRUNNER_TEST_RUNTIME: rt, TASKRUNNER_ARTIFACTS_DIR: ARTIFACTS_DIR };
   const logName = `${rt}-${group}.log`;
@@ -403,7 +420,6 @@ async function runTests(rt, group, files) {
 
 // ---------------------------------------------------------------------------------------------- main
 
-const startedAll = Date.now();
 if (runChecks || checksOnly) {
   await check("typecheck (tsconfig.json)", process.execPath, [tsc, "-p", "tsconfig.json"]);
   await check("typecheck core, types: [] (tsconfig.core.json)", process.execPath, [tsc, "-p", "tsconfig.core.json"]);
