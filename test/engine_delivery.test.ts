@@ -5,7 +5,6 @@ import {
   type LostEvent,
   type ReclaimedEvent,
   ReservationLostError,
-  type TaskRunner,
   TransportError,
 } from "../mod.ts";
 import type { Delivery, DeliveryRef } from "../src/queue.ts";

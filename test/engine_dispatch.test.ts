@@ -4,7 +4,6 @@ import * as v from "valibot";
 import {
   DuplicateTaskError,
   PayloadValidationError,
-  type TaskRunner,
   UnknownTaskError,
   ValidationError,
 } from "../mod.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { RunnerStateError, ShutdownError, type TaskRunner } from "../mod.ts";
+import { RunnerStateError, ShutdownError } from "../mod.ts";
 import { deferred, engine, type EngineFixture, forever, until, stopAll } from "./_engine_helpers.ts";
 
 let running: EngineFixture[] = [];
