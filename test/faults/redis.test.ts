@@ -170,10 +170,12 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const reconnects = Number(await redis.info("total_connections_received")) - connsBefore;
 
     // Idle workers block in XREADGROUP: force those reads to fail, repeatedly; the reads must be re-issued.
+    const blockedReads = async () =>
+      (await redis.cli("CLIENT", "LIST").catch(() => "")).split("\n").filter((l) => /flags=\S*b/.test(l) && /cmd=xreadgroup/.test(l));
+    await waitFor("an idle worker to block in XREADGROUP", async () => (await blockedReads()).length > 0, 10_000, 50);
     const unblockUntil = Date.now() + 1_000;
     while (Date.now() < unblockUntil) {
-      const list = await redis.cli("CLIENT", "LIST").catch(() => "");
-      for (const line of list.split("\n").filter((l) => /flags=\S*b/.test(l) && /cmd=xreadgroup/.test(l))) {
+      for (const line of await blockedReads()) {
         const id = /\bid=(\d+)/.exec(line)?.[1];
         if (id && (await redis.cli("CLIENT", "UNBLOCK", id, "ERROR").catch(() => "0")).endsWith("1")) unblocks++;
       }
