@@ -102,6 +102,18 @@ export class Connection {
   }
 
   /**
+   * Load scripts into the server's cache ahead of their first use (on a
+   * cluster, on the node serving `key`), so the first call pays no NOSCRIPT
+   * round trip. Failures (an ACL without SCRIPT) are ignored: EVAL still works.
+   *
+   * @param key A key of the queue (routes the load on a cluster).
+   * @param scripts The scripts.
+   */
+  async preload(key: string, scripts: readonly LuaScript[]): Promise<void> {
+    await Promise.all(scripts.map((s) => this.send(key, ["SCRIPT", "LOAD", s.source]).catch(() => {})));
+  }
+
+  /**
    * Run a script by EVALSHA, loading it with EVAL when the server does not
    * have it (restart, failover, SCRIPT FLUSH).
    *

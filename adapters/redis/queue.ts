@@ -61,6 +61,18 @@ import {
   unregisterInstanceScript,
 } from "./scripts/mod.ts";
 
+const ALL_SCRIPTS = [
+  addScript,
+  ackScript,
+  heartbeatScript,
+  reclaimScript,
+  retryScript,
+  deadLetterScript,
+  promoteScript,
+  pruneConsumersScript,
+  countsScript,
+];
+
 /** Options of {@linkcode RedisStreamQueue}. */
 export interface RedisStreamQueueOptions {
   /**
@@ -277,6 +289,7 @@ export class RedisStreamQueue implements MessageQueue {
     await this.#checked;
     await this.#createGroup(group);
     this.#groups.add(group);
+    await this.#conn.preload(this.keys.stream, ALL_SCRIPTS);
   }
 
   async #checkServer(): Promise<void> {
