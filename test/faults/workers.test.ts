@@ -200,3 +200,55 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
     }
   });
 });
+
+describe("fault 19b: a stale holder never frees a newer holder's unique lock", () => {
+  let redis: RedisProcess;
+  before(async () => {
+    redis = await RedisProcess.start();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it("a blocked worker's late ack, after the key was re-dispatched, leaves the new lock in place", async () => {
+    const fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f19b"),
+      tasks: [{ name: "uniq", unique: true, reservationTimeout: RESERVATION }],
+    });
+    try {
+      const blocked = await fleet.spawn({ numWorkers: 1, batchSize: 1, label: "blocked" });
+      const [firstId] = await fleet.dispatch("uniq", [
+        { i: 0, key: "k", mode: "busy", before: 4_000, ms: RESERVATION * 4, onlyLabel: "blocked", otherMs: 20 },
+      ]);
+      await blocked.waitFor("the first holder to start", (r) => r.ev === "start" && r.id === firstId);
+      const other = await fleet.spawn({ numWorkers: 2, label: "other" });
+      // The other worker reclaims the stalled task and completes it, releasing the lock...
+      await waitFor("the other worker to complete it", () => other.of("ack").some((r) => r.results.some((a) => a.id === firstId && a.ok)), 15_000, 10);
+      // ...so the key is accepted again: a newer holder, with a new token, waiting in the queue.
+      await other.stop();
+      // Delayed, so no worker runs (and legitimately releases) it during the test.
+      const secondId = await fleet.producer.dispatch("uniq" as never, { i: 1, key: "k", ms: 1 } as never, { delay: 600_000 }) as string;
+      const lockKeys = await redis.keys(`${fleet.tag}:unique:*`);
+      assert.equal(lockKeys.length, 1, "the newer holder's lock exists");
+      await waitFor("the stale holder's late ack", () => blocked.of("ack").some((r) => r.results.some((a) => a.id === firstId)), 15_000, 10);
+      const late = blocked.of("ack").flatMap((r) => r.results).filter((a) => a.id === firstId);
+      assert.ok(late.every((a) => !a.ok), "the stale holder's ack is refused");
+      assert.deepEqual(await redis.keys(`${fleet.tag}:unique:*`), lockKeys, "the newer holder's lock survived the stale ack");
+      await assert.rejects(
+        fleet.producer.dispatch("uniq" as never, { i: 2, key: "k" } as never),
+        (e: Error) => e.name === "DuplicateTaskError",
+        "the key is still taken by the newer holder",
+      );
+      void secondId;
+      await blocked.stop();
+      const outcome = analyse(fleet.records(), [firstId], await fleet.deadTasks(), fleet.lostIds());
+      assertNoLoss(outcome);
+      assertFenced(outcome);
+      assert.deepEqual(fleet.fatals(), []);
+      figure("19b", `stale-ack-refused=${late.length} newer-lock-intact=yes duplicate-dispatch-refused=yes`);
+    } finally {
+      await fleet.close();
+    }
+  });
+});
