@@ -12,6 +12,25 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+// Servers still running when the test process exits (a failed `after`, a
+// crash) are killed with it, so no redis-server outlives its test file.
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const c of live) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }
+    });
+  }
+}
+
 /** Options for {@linkcode startRedis}. */
 export interface StartRedisOptions {
   /** Enable AOF with this fsync policy (and a private data dir). */
@@ -122,6 +141,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"] });
+    track(child);
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d.toString()));
     let spawnError: Error | undefined;
