@@ -131,8 +131,8 @@ export interface RedisStreamQueueOptions {
   /**
    * Consumers that own no delivery and have been idle this long, in
    * milliseconds, are deleted from their group by reclaim passes (left
-   * behind by crashed processes; a live consumer reads at least once per
-   * block window).
+   * behind by crashed processes). Deleting a live consumer that owns nothing
+   * loses nothing: its next read that returns work recreates it.
    * @default 600000
    */
   consumerIdleTimeout?: number;

@@ -2,10 +2,11 @@ import type { LuaScript } from "./_lib.ts";
 
 /**
  * Delete consumers left behind by crashed processes: those that own no
- * delivery and have not touched the group for `minIdle` ms. A live consumer
- * reads at least once per block window, and one deleted while idle is
- * recreated by its next read, so nothing is lost; a consumer that owns
- * deliveries is never deleted (its deliveries would become unclaimable).
+ * delivery and have not touched the group for `minIdle` ms. (Reads that
+ * return nothing do not refresh a consumer's idle time, so a live but idle
+ * consumer may be deleted too: it owns nothing, and its next read that
+ * returns work recreates it.) A consumer that owns deliveries is never
+ * deleted: its deliveries would become unclaimable.
  *
  * KEYS: 1 stream. ARGV: 1 group, 2 min idle ms, 3 consumer to keep.
  * Returns the number of consumers deleted.
