@@ -251,4 +251,32 @@ describe("fault 19b: a stale holder never frees a newer holder's unique lock", (
       await fleet.close();
     }
   });
+
+  it("an older holder completing after its lock vanished (evicted, expired) releases by token: the newer lock stays", async () => {
+    const fleet = await Fleet.open({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("f19c"),
+      tasks: [{ name: "uniq", unique: true, reservationTimeout: RESERVATION }],
+    });
+    try {
+      const w = await fleet.spawn({ numWorkers: 2, label: "w" });
+      const [olderId] = await fleet.dispatch("uniq", [{ i: 0, key: "k", ms: 1_500 }]);
+      await w.waitFor("the older holder to start", (r) => r.ev === "start" && r.id === olderId);
+      const [lockKey] = await redis.keys(`${fleet.tag}:unique:*`);
+      assert.ok(lockKey, "the older holder's lock exists");
+      assert.equal(await redis.int("DEL", lockKey), 1, "the lock vanishes under the running task (as eviction or expiry would)");
+      const newerId = await fleet.producer.dispatch("uniq" as never, { i: 1, key: "k" } as never, { delay: 600_000 }) as string;
+      await w.waitFor("the older holder's ack", (r) => r.ev === "ack" && r.results.some((a) => a.id === olderId && a.ok), 10_000);
+      assert.deepEqual(await redis.keys(`${fleet.tag}:unique:*`), [lockKey], "the newer holder's lock survived the older holder's release");
+      await assert.rejects(
+        fleet.producer.dispatch("uniq" as never, { i: 2, key: "k" } as never),
+        (e: Error) => e.name === "DuplicateTaskError",
+      );
+      void newerId;
+      await w.stop();
+      figure("19c", "older-holder-release-by-token: newer-lock-intact=yes");
+    } finally {
+      await fleet.close();
+    }
+  });
 });
