@@ -8,6 +8,7 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
+import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
 import { decodePayload } from "./codec.ts";
 import {
   parseRunnerConfig,
@@ -25,10 +26,7 @@ import {
   ShutdownError,
   TaskRunnerError,
   TaskTimeoutError,
-  toFailure,
-  TransportError,
   UnknownTaskError,
-  UnrecoverableError,
   ValidationError,
 } from "./errors.ts";
 import { Emitter, type LostEvent, type RunnerEvents } from "./events.ts";
@@ -37,7 +35,6 @@ import type {
   Consumer,
   DeadLetterReason,
   Delivery,
-  FailureRecord,
   InstanceInfo,
   MessageQueue,
   NewTask,
@@ -191,6 +188,7 @@ export class TaskRunner implements AsyncDisposable {
   #clock: Clock;
   #logger: Logger;
   #registry: Map<string, ResolvedTask> = new Map();
+  #reporter: Reporter;
   #emitter: Emitter<RunnerEvents>;
   #collector: StatsCollector = new StatsCollector();
 
@@ -255,14 +253,10 @@ export class TaskRunner implements AsyncDisposable {
     this.#config = parseRunnerConfig(config);
     this.#clock = this.#config.clock;
     this.#logger = this.#config.logger;
+    this.#reporter = new Reporter(this.#logger);
+    this.#emitter = this.#reporter.emitter;
     this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
-      this.#reportTransport(operation, error);
-    });
-    this.#emitter = new Emitter<RunnerEvents>((error, event) => {
-      this.#logger.error(`A '${String(event)}' listener threw`, { error: failureOf(error) });
-      if (event !== "error") {
-        this.#emitError(new TaskRunnerError(`A '${String(event)}' listener threw`, { cause: error }));
-      }
+      this.#reporter.transport(operation, error);
     });
   }
 
@@ -478,7 +472,7 @@ export class TaskRunner implements AsyncDisposable {
       try {
         this.#paused = await this.#queue.isPaused();
       } catch (error) {
-        this.#reportTransport("isPaused", error);
+        this.#reporter.transport("isPaused", error);
       }
     } catch (error) {
       this.#state = "idle";
@@ -564,12 +558,12 @@ export class TaskRunner implements AsyncDisposable {
     const finalWork: Promise<unknown>[] = [this.#flushStats()];
     if (instance) {
       finalWork.push(
-        this.#queue.unregisterInstance(instance.id).catch((e) => this.#reportTransport("unregisterInstance", e)),
+        this.#queue.unregisterInstance(instance.id).catch((e) => this.#reporter.transport("unregisterInstance", e)),
       );
     }
     for (const fetcher of this.#fetchers) {
       finalWork.push(
-        this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reportTransport("removeConsumer", e)),
+        this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
       );
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
@@ -685,7 +679,7 @@ export class TaskRunner implements AsyncDisposable {
         if (signal.aborted) break;
         if (this.#paused) continue;
         failures++;
-        this.#reportTransport("receive", error);
+        this.#reporter.transport("receive", error);
         await this.#rest(transportBackoff(failures));
         continue;
       }
@@ -854,7 +848,7 @@ export class TaskRunner implements AsyncDisposable {
   #internalError(execution: Execution, internal: unknown): void {
     this.#running.delete(execution);
     this.#releaseSlot(execution);
-    this.#report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
+    this.#reporter.report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
     this.#drop(execution);
   }
 
@@ -893,7 +887,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       delay = computeBackoff(spec.backoff, d.attempt + 1, error);
     } catch (backoffError) {
-      this.#report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
+      this.#reporter.report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
       delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
     }
     await this.#retry(execution, delay, error);
@@ -919,7 +913,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
     } catch (transportError) {
-      this.#reportTransport("retry", transportError);
+      this.#reporter.transport("retry", transportError);
       return this.#drop(execution);
     }
     if (ok) {
@@ -946,7 +940,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
     } catch (transportError) {
-      this.#reportTransport("deadLetter", transportError);
+      this.#reporter.transport("deadLetter", transportError);
       return this.#drop(execution);
     }
     if (!ok) {
@@ -967,8 +961,12 @@ export class TaskRunner implements AsyncDisposable {
       try {
         await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
       } catch (handlerError) {
-        this.#logger.error("failedTaskHandler threw", { id: d.id, name: d.name, error: failureOf(handlerError) });
-        this.#emitError(new TaskRunnerError(`failedTaskHandler threw for task ${d.id}`, { cause: handlerError }));
+        this.#reporter.threw(
+          "failedTaskHandler threw",
+          { id: d.id, name: d.name },
+          handlerError,
+          `failedTaskHandler threw for task ${d.id}`,
+        );
       }
     })();
     this.#handlerCalls.add(call);
@@ -998,7 +996,7 @@ export class TaskRunner implements AsyncDisposable {
           results = await this.#queue.ack(fetcher.consumer, refs);
           fetcher.ackFailures = 0;
         } catch (error) {
-          this.#reportTransport("ack", error);
+          this.#reporter.transport("ack", error);
           if (this.#state !== "running") {
             // Shutting down: leave them for reclaim (they run again elsewhere).
             for (const execution of batch) this.#drop(execution);
@@ -1226,7 +1224,7 @@ export class TaskRunner implements AsyncDisposable {
         try {
           lost = await this.#queue.heartbeat(fetcher.consumer, deliveries);
         } catch (error) {
-          this.#reportTransport("heartbeat", error);
+          this.#reporter.transport("heartbeat", error);
           return;
         }
         for (const id of lost) {
@@ -1268,7 +1266,7 @@ export class TaskRunner implements AsyncDisposable {
       try {
         await fn();
       } catch (error) {
-        this.#report(error instanceof Error ? error : new TaskRunnerError("Periodic work failed", { cause: error }));
+        this.#reporter.report(error instanceof Error ? error : new TaskRunnerError("Periodic work failed", { cause: error }));
       }
     }
   }
@@ -1298,7 +1296,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       result = await this.#queue.reclaim(fetcher.consumer, count);
     } catch (error) {
-      this.#reportTransport("reclaim", error);
+      this.#reporter.transport("reclaim", error);
       return;
     }
     for (const deliveryId of result.lost) {
@@ -1333,7 +1331,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       stats = await this.stats();
     } catch (error) {
-      this.#reportTransport("stats", error);
+      this.#reporter.transport("stats", error);
       return;
     }
     if (!stats.longQueue) return;
@@ -1341,7 +1339,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       first = await this.#queue.claimOnce(`long-queue:${this.#config.consumerGroup}`, this.#config.longQueueThreshold);
     } catch (error) {
-      this.#reportTransport("claimOnce", error);
+      this.#reporter.transport("claimOnce", error);
       return;
     }
     if (!first) return;
@@ -1352,8 +1350,7 @@ export class TaskRunner implements AsyncDisposable {
     try {
       await hook(stats);
     } catch (error) {
-      this.#logger.error("longQueueHook threw", { error: failureOf(error) });
-      this.#emitError(new TaskRunnerError("longQueueHook threw", { cause: error }));
+      this.#reporter.threw("longQueueHook threw", {}, error, "longQueueHook threw");
     }
   }
 
@@ -1364,7 +1361,7 @@ export class TaskRunner implements AsyncDisposable {
       await this.#queue.recordStats(delta);
     } catch (error) {
       this.#collector.restore(delta);
-      this.#reportTransport("recordStats", error);
+      this.#reporter.transport("recordStats", error);
     }
   }
 
@@ -1375,31 +1372,13 @@ export class TaskRunner implements AsyncDisposable {
     try {
       await this.#queue.registerInstance(instance, this.#config.instanceInterval * 3);
     } catch (error) {
-      this.#reportTransport("registerInstance", error);
+      this.#reporter.transport("registerInstance", error);
     }
     try {
       this.#setPaused(await this.#queue.isPaused());
     } catch (error) {
-      this.#reportTransport("isPaused", error);
+      this.#reporter.transport("isPaused", error);
     }
-  }
-
-  // ---------------------------------------------------------------- errors
-
-  #reportTransport(operation: string, error: unknown): void {
-    const wrapped = error instanceof TransportError
-      ? error
-      : new TransportError(`Transport call '${operation}' failed: ${failureOf(error).message}`, { cause: error });
-    this.#report(wrapped);
-  }
-
-  #report(error: Error): void {
-    this.#logger.error(error.message, { error: failureOf(error.cause ?? error) });
-    this.#emitError(error);
-  }
-
-  #emitError(error: Error): void {
-    if (this.#emitter.has("error")) this.#emitter.emit("error", error);
   }
 }
 
@@ -1416,38 +1395,6 @@ function newGate(): Gate {
 
 function openGate(gate: Gate | null): void {
   gate?.resolve();
-}
-
-/** Longest error message or stack kept in a dead letter, in characters. */
-const MAX_FAILURE_TEXT = 8_192;
-
-/**
- * `toFailure`, made safe for hostile values (a revoked Proxy throws on any
- * inspection) and bounded in size, so recording a failure can never fail.
- */
-function failureOf(thrown: unknown): FailureRecord {
-  let record: FailureRecord;
-  try {
-    record = toFailure(thrown);
-  } catch {
-    record = { name: "NonErrorThrown", message: "non-Error value thrown: (uninspectable value)" };
-  }
-  const name = typeof record.name === "string" ? record.name : "Error";
-  const out: FailureRecord = { name: clip(name, 200), message: clip(String(record.message), MAX_FAILURE_TEXT) };
-  if (typeof record.stack === "string") out.stack = clip(record.stack, MAX_FAILURE_TEXT);
-  return out;
-}
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 40)}... (${text.length} characters, truncated)`;
-}
-
-function isUnrecoverable(error: unknown): boolean {
-  try {
-    return error instanceof UnrecoverableError;
-  } catch {
-    return false;
-  }
 }
 
 function heartbeatPeriod(reservationTimeout: number): number {
