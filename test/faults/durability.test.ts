@@ -1,8 +1,9 @@
 /**
- * Fault matrix rows 8, 20, 26 and 27: Redis coming back from a stale
- * snapshot, a unique task running longer than its `uniqueFor`, delayed tasks
- * due in the same millisecond, in the past and far ahead with two promoting
- * runners, and the script cache flushed under load.
+ * Fault matrix rows 8, 20, 25, 26 and 27: Redis coming back from a stale
+ * snapshot, a unique task running longer than its `uniqueFor`, a promoting
+ * runner frozen at the due time (there is no leader: every runner promotes
+ * atomically), delayed tasks due in the same millisecond, in the past and far
+ * ahead with two promoting runners, and the script cache flushed under load.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import type { DispatchResult } from "../../src/task.ts";
 
 const RESERVATION = 400;
 
-describe("fault matrix rows 8, 20, 26, 27 (durability)", () => {
+describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
   let redis: RedisProcess;
   before(async () => {
     redis = await RedisProcess.start();
@@ -153,6 +154,49 @@ describe("fault matrix rows 8, 20, 26, 27 (durability)", () => {
       await a.stop();
       await b.stop();
       figure(26, `due-same-ms=${N} promotion-lag p50=${ms(percentile(lags, 50))} p99=${ms(percentile(lags, 99))} max=${ms(Math.max(...lags))} duplicates=0 past-due=${pastIds.length} ran far-future-waiting=${farIds.size} runs a/b=${byRunner.join("/")}`);
+    } finally {
+      await fleet.close();
+    }
+  });
+
+  it("fault 25: a promoting runner frozen (SIGSTOP) past the reservation at the due time: the other promotes, nothing twice", async () => {
+    const N = 2_000;
+    const fleet = await Fleet.open({ redisUrl: redis.url, prefix: uniquePrefix("f25"), tasks: [{ name: "work", reservationTimeout: RESERVATION }] });
+    try {
+      const a = await fleet.spawn({ numWorkers: 8, label: "a" });
+      const b = await fleet.spawn({ numWorkers: 8, label: "b" });
+      const due = Date.now() + 1_500;
+      const ids: string[] = [];
+      for (let k = 0; k < N; k += 1_000) {
+        const results: DispatchResult[] = await fleet.producer.dispatchBulk(
+          range(1_000).map((j) => ({ name: "work", payload: { i: k + j, ms: 2 }, options: { at: due } })),
+        );
+        for (const r of results) if (r.ok) ids.push(r.id);
+      }
+      assert.equal(ids.length, N);
+      fleet.accepted.push(...ids);
+      await delay(Math.max(0, due - 100 - Date.now()));
+      a.signal("SIGSTOP");
+      const frozenAt = Date.now();
+      await delay(RESERVATION * 3);
+      a.signal("SIGCONT");
+      const thawedAt = Date.now();
+      await fleet.settled(ids, 30_000);
+      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
+      assertNoLoss(outcome);
+      // A task promoted twice would be two deliveries, each acked: fencing would see two accepted acks.
+      assertFenced(outcome);
+      // Held by the frozen runner: delivered before the freeze, or to its blocked read during it
+      // (that reply is only read, and recorded, once it thaws).
+      const heldByA = fleet.records().filter((r) => r.label === "a" && r.ev === "received" && r.t < thawedAt + 200).flatMap((r) => (r as { ids: string[] }).ids);
+      assertDuplicatesAtMost(outcome, heldByA.length, fleet.records(), frozenAt);
+      const firstOnB = Math.min(...b.of("start").filter((r) => r.t >= due - 5).map((r) => r.t));
+      const duringFreeze = b.of("start").filter((r) => r.t >= frozenAt && r.t < thawedAt).length;
+      assert.ok(duringFreeze > 0, "the other runner promoted and ran due tasks while the first was frozen");
+      assert.deepEqual(fleet.fatals(), []);
+      await a.stop();
+      await b.stop();
+      figure(25, `frozen ${RESERVATION * 3}ms at the due time: other runner's first start ${ms(firstOnB - due)} after due, ${duringFreeze} runs during the freeze, duplicate promotions=0 duplicates=${outcome.duplicates} (held by the frozen runner ${heldByA.length})`);
     } finally {
       await fleet.close();
     }
