@@ -9,6 +9,7 @@
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
 import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
+import { StatsReporter } from "./_stats_reporter.ts";
 import { decodePayload } from "./codec.ts";
 import {
   parseRunnerConfig,
@@ -41,7 +42,7 @@ import type {
 } from "./queue.ts";
 import { computeBackoff, DEFAULT_BACKOFF, transportBackoff } from "./retry.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
-import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
+import type { RunnerStats, StatsCollector } from "./stats.ts";
 import {
   type BulkDispatchItem,
   type DispatchOptions,
@@ -190,7 +191,9 @@ export class TaskRunner implements AsyncDisposable {
   #registry: Map<string, ResolvedTask> = new Map();
   #reporter: Reporter;
   #emitter: Emitter<RunnerEvents>;
-  #collector: StatsCollector = new StatsCollector();
+  #statsReporter: StatsReporter;
+  /** Outcome counters (the stats reporter's), kept at hand for the hot path. */
+  #collector: StatsCollector;
 
   #state: RunnerState = "idle";
   #startPromise: Promise<void> | null = null;
@@ -235,8 +238,6 @@ export class TaskRunner implements AsyncDisposable {
   /** Incremented by every start(). */
   #epoch = 0;
 
-  #statsPrevious: StatsSample | null = null;
-
   /**
    * Create a runner. Nothing runs until {@linkcode TaskRunner.start}.
    *
@@ -255,6 +256,8 @@ export class TaskRunner implements AsyncDisposable {
     this.#logger = this.#config.logger;
     this.#reporter = new Reporter(this.#logger);
     this.#emitter = this.#reporter.emitter;
+    this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
+    this.#collector = this.#statsReporter.collector;
     this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
       this.#reporter.transport(operation, error);
     });
@@ -481,13 +484,13 @@ export class TaskRunner implements AsyncDisposable {
       throw error;
     }
 
-    this.#statsPrevious = null;
+    this.#statsReporter.reset();
     this.#state = "running";
     this.#loops = [];
     for (const fetcher of this.#fetchers) this.#loops.push(this.#fetchLoop(fetcher));
     this.#loops.push(this.#promoter.run(this.#run.signal));
     this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
-    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsTick()));
+    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instanceTick()));
     if (signal) {
       const onAbort = (): void => void this.stop();
@@ -555,7 +558,7 @@ export class TaskRunner implements AsyncDisposable {
 
     this.#clearHeartbeatTimer();
     const instance = this.#instance;
-    const finalWork: Promise<unknown>[] = [this.#flushStats()];
+    const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
     if (instance) {
       finalWork.push(
         this.#queue.unregisterInstance(instance.id).catch((e) => this.#reporter.transport("unregisterInstance", e)),
@@ -607,30 +610,8 @@ export class TaskRunner implements AsyncDisposable {
    * @returns A {@linkcode RunnerStats} snapshot.
    * @throws Whatever the transport throws.
    */
-  async stats(): Promise<RunnerStats> {
-    const [counts, totals, instances, paused] = await Promise.all([
-      this.#queue.counts(this.#config.consumerGroup),
-      this.#queue.readStats(),
-      this.#queue.instances(),
-      this.#queue.isPaused(),
-    ]);
-    const at = this.#clock.now();
-    const previous = this.#statsPrevious;
-    const { stats, sample } = buildRunnerStats({
-      at,
-      queue: this.#queue.name,
-      group: this.#config.consumerGroup,
-      counts,
-      totals,
-      instances,
-      paused,
-      numWorkers: this.#config.numWorkers,
-      replicationFactor: this.#config.replicationFactor,
-      longQueueThreshold: this.#config.longQueueThreshold,
-      previous,
-    });
-    if (previous === null || at - previous.at >= this.#config.statsInterval) this.#statsPrevious = sample;
-    return stats;
+  stats(): Promise<RunnerStats> {
+    return this.#statsReporter.read();
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -1320,48 +1301,6 @@ export class TaskRunner implements AsyncDisposable {
         });
       }
       this.#begin(fetcher, delivery);
-    }
-  }
-
-  async #statsTick(): Promise<void> {
-    await this.#flushStats();
-    const hook = this.#config.longQueueHook;
-    if (hook === undefined || this.#state !== "running") return;
-    let stats: RunnerStats;
-    try {
-      stats = await this.stats();
-    } catch (error) {
-      this.#reporter.transport("stats", error);
-      return;
-    }
-    if (!stats.longQueue) return;
-    let first: boolean;
-    try {
-      first = await this.#queue.claimOnce(`long-queue:${this.#config.consumerGroup}`, this.#config.longQueueThreshold);
-    } catch (error) {
-      this.#reporter.transport("claimOnce", error);
-      return;
-    }
-    if (!first) return;
-    this.#logger.warn("Queue is long", {
-      estimatedDrainTime: stats.estimatedDrainTime,
-      longQueueThreshold: stats.longQueueThreshold,
-    });
-    try {
-      await hook(stats);
-    } catch (error) {
-      this.#reporter.threw("longQueueHook threw", {}, error, "longQueueHook threw");
-    }
-  }
-
-  async #flushStats(): Promise<void> {
-    if (this.#collector.isEmpty) return;
-    const delta = this.#collector.take();
-    try {
-      await this.#queue.recordStats(delta);
-    } catch (error) {
-      this.#collector.restore(delta);
-      this.#reporter.transport("recordStats", error);
     }
   }
 

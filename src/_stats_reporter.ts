@@ -1,0 +1,136 @@
+/**
+ * A runner's share of the fleet statistics: counts its outcomes in memory,
+ * flushes them to the transport every `statsInterval`, builds the fleet-wide
+ * snapshot of `runner.stats()`, and calls the long-queue hook.
+ *
+ * @module
+ */
+
+import type { Clock } from "./clock.ts";
+import type { ResolvedRunnerConfig } from "./config.ts";
+import type { Logger } from "./logger.ts";
+import type { MessageQueue } from "./queue.ts";
+import type { Reporter } from "./_report.ts";
+import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
+
+/** Collects, flushes and reads the statistics of one runner. */
+export class StatsReporter {
+  /** Outcomes counted since the last flush. */
+  readonly collector: StatsCollector = new StatsCollector();
+  #queue: MessageQueue;
+  #config: ResolvedRunnerConfig;
+  #clock: Clock;
+  #logger: Logger;
+  #reporter: Reporter;
+  #isRunning: () => boolean;
+  /** The sample the next snapshot's throughput is measured against. */
+  #previous: StatsSample | null = null;
+
+  /**
+   * Create a reporter with nothing counted.
+   *
+   * @param queue The transport.
+   * @param config The runner's resolved options.
+   * @param reporter Where failures go.
+   * @param isRunning Whether the runner is running (the long-queue hook is checked only then).
+   */
+  constructor(queue: MessageQueue, config: ResolvedRunnerConfig, reporter: Reporter, isRunning: () => boolean) {
+    this.#queue = queue;
+    this.#config = config;
+    this.#clock = config.clock;
+    this.#logger = config.logger;
+    this.#reporter = reporter;
+    this.#isRunning = isRunning;
+  }
+
+  /** Forget the throughput sample (on start). */
+  reset(): void {
+    this.#previous = null;
+  }
+
+  /**
+   * Fleet-wide statistics read from the transport.
+   *
+   * @returns A {@linkcode RunnerStats} snapshot.
+   * @throws Whatever the transport throws.
+   */
+  async read(): Promise<RunnerStats> {
+    const [counts, totals, instances, paused] = await Promise.all([
+      this.#queue.counts(this.#config.consumerGroup),
+      this.#queue.readStats(),
+      this.#queue.instances(),
+      this.#queue.isPaused(),
+    ]);
+    const at = this.#clock.now();
+    const previous = this.#previous;
+    const { stats, sample } = buildRunnerStats({
+      at,
+      queue: this.#queue.name,
+      group: this.#config.consumerGroup,
+      counts,
+      totals,
+      instances,
+      paused,
+      numWorkers: this.#config.numWorkers,
+      replicationFactor: this.#config.replicationFactor,
+      longQueueThreshold: this.#config.longQueueThreshold,
+      previous,
+    });
+    if (previous === null || at - previous.at >= this.#config.statsInterval) this.#previous = sample;
+    return stats;
+  }
+
+  /**
+   * The periodic work: flush, then, while running, call the long-queue hook
+   * if the queue is long and no runner of the group called it within
+   * `longQueueThreshold`. Failures are reported, never thrown.
+   *
+   * @returns Resolves when done.
+   */
+  async tick(): Promise<void> {
+    await this.flush();
+    const hook = this.#config.longQueueHook;
+    if (hook === undefined || !this.#isRunning()) return;
+    let stats: RunnerStats;
+    try {
+      stats = await this.read();
+    } catch (error) {
+      this.#reporter.transport("stats", error);
+      return;
+    }
+    if (!stats.longQueue) return;
+    let first: boolean;
+    try {
+      first = await this.#queue.claimOnce(`long-queue:${this.#config.consumerGroup}`, this.#config.longQueueThreshold);
+    } catch (error) {
+      this.#reporter.transport("claimOnce", error);
+      return;
+    }
+    if (!first) return;
+    this.#logger.warn("Queue is long", {
+      estimatedDrainTime: stats.estimatedDrainTime,
+      longQueueThreshold: stats.longQueueThreshold,
+    });
+    try {
+      await hook(stats);
+    } catch (error) {
+      this.#reporter.threw("longQueueHook threw", {}, error, "longQueueHook threw");
+    }
+  }
+
+  /**
+   * Send what was counted since the last flush; on failure keep it for the next.
+   *
+   * @returns Resolves when done (never rejects).
+   */
+  async flush(): Promise<void> {
+    if (this.collector.isEmpty) return;
+    const delta = this.collector.take();
+    try {
+      await this.#queue.recordStats(delta);
+    } catch (error) {
+      this.collector.restore(delta);
+      this.#reporter.transport("recordStats", error);
+    }
+  }
+}
