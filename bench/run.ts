@@ -418,6 +418,52 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? "unknown";
 }
 
+/** The speed bars of the design (ratios of medians within this run). */
+function bars(): string[] {
+  const med = (id: string, c: string, metric: string): number => {
+    const s = results.find((r) => r.id === id);
+    return median(s?.values[c]?.[metric] ?? []);
+  };
+  const rows: string[] = [];
+  const add = (bar: string, value: number, ok: boolean, shown: string): void => {
+    if (!Number.isFinite(value)) return;
+    rows.push(`| ${bar} | ${shown} | ${ok ? "met" : "**not met**"} |`);
+  };
+  const vsRaw = (id: string, bar: number, label: string): void => {
+    const r = med(id, "taskrunner", "rate") / med(id, "raw", "rate");
+    add(`${label} ≥ ${bar} × raw ceiling`, r, r >= bar, `${r.toFixed(2)} ×`);
+  };
+  vsRaw("process100", 0.6, "process, pre-filled, C = 100");
+  const b = med("process100", "taskrunner", "rate") / med("process100", "bullmq", "rate");
+  add("process, pre-filled, C = 100 ≥ 4 × BullMQ", b, b >= 4, `${b.toFixed(2)} ×`);
+  vsRaw("process10", 0.6, "process, pre-filled, C = 10");
+  vsRaw("bulk", 0.6, "dispatch in bulk");
+  vsRaw("inflight", 0.6, "100 dispatches in flight");
+  vsRaw("running", 0.6, "dispatch into a running worker");
+  for (const p of ["p50", "p99"]) {
+    const m = `dispatch→completed ${p}`;
+    const tr = med("latency", "taskrunner", m);
+    const peer = med("latency", "bullmq", m);
+    add(`latency dispatch→completed ${p} ≤ best peer (BullMQ)`, tr / peer, tr <= peer, `${tr.toFixed(3)} ms vs ${peer.toFixed(3)} ms (${(tr / peer).toFixed(2)} ×)`);
+    const raw = med("latency", "raw", m);
+    const lim = p === "p50" ? 1.2 : 1.0;
+    add(`latency dispatch→completed ${p} ≤ ${lim.toFixed(1)} × raw ceiling`, tr / raw, tr / raw <= lim, `${(tr / raw).toFixed(2)} ×`);
+  }
+  const late = med("delayed", "taskrunner", "lateness p99");
+  add("delayed lateness p99 ≤ 20 ms", late, late <= 20, `${late.toFixed(1)} ms`);
+  const rssTr = med("rss-process", "taskrunner", "peak RSS");
+  const rssBull = med("rss-process", "bullmq", "peak RSS");
+  add("worker peak RSS (C = 100) ≤ BullMQ's", rssTr / rssBull, rssTr <= rssBull, `${rssTr.toFixed(0)} MB vs ${rssBull.toFixed(0)} MB`);
+  if (!rows.length) return [];
+  return [
+    `### Bars (TaskRunner${opts.runtime === "node" ? "" : ` on ${opts.runtime}`}; medians of this run)`,
+    "",
+    "| bar | this run | |",
+    "|---|---:|---|",
+    ...rows,
+  ];
+}
+
 // ---------------------------------------------------------------------------
 // Main
 
@@ -447,7 +493,7 @@ async function main(): Promise<void> {
       ...(opts.runtime === "deno" ? { deno: version(runtimeBin("deno"), ["--version"]) } : {}),
       ...(opts.runtime === "bun" ? { bun: version(runtimeBin("bun"), ["--version"]) } : {}),
     },
-    redisConfig: { args: redis.args.join(" "), ...cfg },
+    redisConfig: { args: redis.args.map((a) => (a === "" ? '""' : a)).join(" "), ...cfg },
     redisPid: redis.pid,
     rss: hasGnuTime() ? "peak RSS from /usr/bin/time -v" : "peak RSS sampled with process.memoryUsage.rss() every 50 ms",
     n: opts.n,
@@ -529,6 +575,8 @@ async function main(): Promise<void> {
       print(table(s) + "\n");
     }
   }
+  const barLines = bars();
+  if (barLines.length) print(barLines.join("\n") + "\n");
   const elapsed = (Date.now() - started) / 1000;
   if (errors.length) print("## Errors\n\n" + errors.map((e) => `- ${e}`).join("\n") + "\n");
   print(`Total time ${elapsed.toFixed(0)} s; load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`);
