@@ -8,6 +8,8 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
+import { type Gate, newGate } from "./_gate.ts";
+import { InstanceRegistration } from "./_instance.ts";
 import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
 import { StatsReporter } from "./_stats_reporter.ts";
 import { decodePayload } from "./codec.ts";
@@ -36,7 +38,6 @@ import type {
   Consumer,
   DeadLetterReason,
   Delivery,
-  InstanceInfo,
   MessageQueue,
   NewTask,
 } from "./queue.ts";
@@ -201,7 +202,7 @@ export class TaskRunner implements AsyncDisposable {
   #run: AbortController = new AbortController();
   #fetchers: Fetcher[] = [];
   #loops: Promise<void>[] = [];
-  #instance: InstanceInfo | null = null;
+  #instance: InstanceRegistration;
   #detachSignal: (() => void) | null = null;
 
   /** Worker slots taken by running actions. */
@@ -210,11 +211,6 @@ export class TaskRunner implements AsyncDisposable {
   #reserved = 0;
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
   #slotGate: Gate | null = null;
-  #paused = false;
-  /** Resolved (and cleared) on resume or shutdown. */
-  #pauseGate: Gate | null = null;
-  /** Aborts the receive calls in flight (on pause and on shutdown). */
-  #fetchAbort: AbortController = new AbortController();
 
   /** Deliveries this runner owns and heartbeats (running or awaiting ack). */
   #held: Map<string, Execution> = new Map();
@@ -258,6 +254,12 @@ export class TaskRunner implements AsyncDisposable {
     this.#emitter = this.#reporter.emitter;
     this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
     this.#collector = this.#statsReporter.collector;
+    this.#instance = new InstanceRegistration(
+      queue,
+      this.#config.instanceInterval,
+      this.#reporter,
+      () => this.#state === "stopping",
+    );
     this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
       this.#reporter.transport(operation, error);
     });
@@ -290,7 +292,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Id of this runner in the live-instance registry while started; null otherwise. */
   get instanceId(): string | null {
-    return this.#instance?.id ?? null;
+    return this.#instance.id;
   }
 
   /** Consumer names of this runner's fetch loops while started. */
@@ -445,7 +447,7 @@ export class TaskRunner implements AsyncDisposable {
     const config = this.#config;
     this.#run = new AbortController();
     this.#epoch++;
-    this.#fetchAbort = new AbortController();
+    this.#instance.arm();
     try {
       await this.#queue.init(config.consumerGroup);
       const info = this.#queue.processInfo?.();
@@ -463,23 +465,17 @@ export class TaskRunner implements AsyncDisposable {
         });
       }
       const now = this.#clock.now();
-      this.#instance = {
+      await this.#instance.register({
         id: globalThis.crypto.randomUUID(),
         host,
         pid,
         workers: config.numWorkers,
         busy: 0,
         startedAt: now,
-      };
-      await this.#queue.registerInstance(this.#instance, config.instanceInterval * 3);
-      try {
-        this.#paused = await this.#queue.isPaused();
-      } catch (error) {
-        this.#reporter.transport("isPaused", error);
-      }
+      });
     } catch (error) {
       this.#state = "idle";
-      this.#instance = null;
+      this.#instance.clear();
       this.#fetchers = [];
       throw error;
     }
@@ -491,7 +487,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#loops.push(this.#promoter.run(this.#run.signal));
     this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
-    this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instanceTick()));
+    this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#busy)));
     if (signal) {
       const onAbort = (): void => void this.stop();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -531,10 +527,8 @@ export class TaskRunner implements AsyncDisposable {
     this.#detachSignal?.();
     this.#detachSignal = null;
     this.#run.abort(new ShutdownError());
-    this.#fetchAbort.abort(new ShutdownError());
+    this.#instance.shutdown(new ShutdownError());
     this.#wakeSlotWaiter();
-    openGate(this.#pauseGate);
-    this.#pauseGate = null;
     this.#promoter.stop();
 
     // Grace period: fetch loops end promptly (receive is aborted); running
@@ -557,13 +551,9 @@ export class TaskRunner implements AsyncDisposable {
     await this.#within(this.#whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
 
     this.#clearHeartbeatTimer();
-    const instance = this.#instance;
     const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
-    if (instance) {
-      finalWork.push(
-        this.#queue.unregisterInstance(instance.id).catch((e) => this.#reporter.transport("unregisterInstance", e)),
-      );
-    }
+    const unregistered = this.#instance.unregister();
+    if (unregistered !== null) finalWork.push(unregistered);
     for (const fetcher of this.#fetchers) {
       finalWork.push(
         this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
@@ -576,7 +566,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#busy = 0;
     this.#reserved = 0;
     this.#active = 0;
-    this.#instance = null;
+    this.#instance.clear();
     this.#loops = [];
     this.#state = "idle";
     this.#logger.info("Runner stopped", { queue: this.#queue.name, group: config.consumerGroup });
@@ -592,14 +582,14 @@ export class TaskRunner implements AsyncDisposable {
    * runners notice within their `instanceInterval`; this one at once.
    */
   async pause(): Promise<void> {
-    this.#setPaused(true);
+    this.#instance.setPaused(true);
     await this.#queue.setPaused(true);
   }
 
   /** Resume consuming across the whole fleet. */
   async resume(): Promise<void> {
     await this.#queue.setPaused(false);
-    this.#setPaused(false);
+    this.#instance.setPaused(false);
   }
 
   /**
@@ -629,8 +619,8 @@ export class TaskRunner implements AsyncDisposable {
     const signal = this.#run.signal;
     let failures = 0;
     while (!signal.aborted) {
-      if (this.#paused) {
-        await (this.#pauseGate ??= newGate()).promise;
+      if (this.#instance.paused) {
+        await this.#instance.whenResumed();
         continue;
       }
       const free = config.numWorkers - this.#busy - this.#reserved;
@@ -652,13 +642,13 @@ export class TaskRunner implements AsyncDisposable {
         deliveries = await this.#queue.receive(fetcher.consumer, {
           count,
           block: config.blockDuration,
-          signal: this.#fetchAbort.signal,
+          signal: this.#instance.fetchSignal,
         });
         failures = 0;
       } catch (error) {
         this.#reserved -= count;
         if (signal.aborted) break;
-        if (this.#paused) continue;
+        if (this.#instance.paused) continue;
         failures++;
         this.#reporter.transport("receive", error);
         await this.#rest(transportBackoff(failures));
@@ -1103,20 +1093,6 @@ export class TaskRunner implements AsyncDisposable {
     }
   }
 
-  #setPaused(paused: boolean): void {
-    if (paused === this.#paused) return;
-    this.#paused = paused;
-    if (paused) {
-      // End the receive calls waiting now, so nothing more is taken while paused.
-      this.#fetchAbort.abort();
-      this.#fetchAbort = new AbortController();
-      if (this.#state === "stopping") this.#fetchAbort.abort();
-    } else {
-      openGate(this.#pauseGate);
-      this.#pauseGate = null;
-    }
-  }
-
   // ---------------------------------------------------------------- heartbeats
 
   #armHeartbeat(reservationTimeout: number): void {
@@ -1268,7 +1244,7 @@ export class TaskRunner implements AsyncDisposable {
    * over `numWorkers` for a moment.
    */
   async #reclaimPass(): Promise<void> {
-    if (this.#paused || this.#state !== "running") return;
+    if (this.#instance.paused || this.#state !== "running") return;
     const free = this.#config.numWorkers - this.#busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;
@@ -1303,37 +1279,6 @@ export class TaskRunner implements AsyncDisposable {
       this.#begin(fetcher, delivery);
     }
   }
-
-  async #instanceTick(): Promise<void> {
-    const instance = this.#instance;
-    if (instance === null) return;
-    instance.busy = this.#busy;
-    try {
-      await this.#queue.registerInstance(instance, this.#config.instanceInterval * 3);
-    } catch (error) {
-      this.#reporter.transport("registerInstance", error);
-    }
-    try {
-      this.#setPaused(await this.#queue.isPaused());
-    } catch (error) {
-      this.#reporter.transport("isPaused", error);
-    }
-  }
-}
-
-interface Gate {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-function newGate(): Gate {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-function openGate(gate: Gate | null): void {
-  gate?.resolve();
 }
 
 function heartbeatPeriod(reservationTimeout: number): number {
