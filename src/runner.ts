@@ -8,9 +8,11 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
+import { Execution, type Fetcher } from "./_execution.ts";
 import { type Gate, newGate } from "./_gate.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
+import { Reservations } from "./_reservations.ts";
 import { StatsReporter } from "./_stats_reporter.ts";
 import { decodePayload } from "./codec.ts";
 import {
@@ -24,7 +26,6 @@ import {
 import {
   DuplicateTaskError,
   PayloadValidationError,
-  ReservationLostError,
   RunnerStateError,
   ShutdownError,
   TaskRunnerError,
@@ -32,10 +33,9 @@ import {
   UnknownTaskError,
   ValidationError,
 } from "./errors.ts";
-import { Emitter, type LostEvent, type RunnerEvents } from "./events.ts";
+import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type {
-  Consumer,
   DeadLetterReason,
   Delivery,
   MessageQueue,
@@ -48,7 +48,6 @@ import {
   type BulkDispatchItem,
   type DispatchOptions,
   type DispatchResult,
-  type TaskContext,
   type TaskDefinition,
   type TaskHandle,
   prepareTask,
@@ -75,74 +74,6 @@ const TIMED_OUT: unique symbol = Symbol("timed out");
 
 /** Process-wide counter so consumer names of several runners in one process never collide. */
 let consumerSerial = 0;
-
-interface Fetcher {
-  consumer: Consumer;
-  /** Completed runs waiting for the next ack call. */
-  acks: Execution[];
-  ackInFlight: boolean;
-  /** When the ack call in flight was sent (runner clock). */
-  ackSentAt: number;
-  ackFailures: number;
-}
-
-/** One delivery being run: also the `ctx` its action receives. */
-class Execution implements TaskContext {
-  readonly id: string;
-  readonly name: string;
-  readonly attempt: number;
-  /** The delivery this runner holds; replaced when it reclaims the same one from itself. */
-  delivery: Delivery;
-  readonly fetcher: Fetcher;
-  readonly runner: TaskRunner;
-  /** The start() it belongs to: work of an earlier run never touches the counters of a later one. */
-  readonly epoch: number;
-  controller: AbortController | null = null;
-  aborted = false;
-  abortReason: unknown = undefined;
-  /** Another consumer owns the delivery now: never ack it. */
-  lost = false;
-  /** Left for reclaim at shutdown: never ack it. */
-  abandoned = false;
-  slotHeld = true;
-  finalized = false;
-  /** Waiting in its fetcher's ack list. */
-  ackQueued = false;
-  runTime = 0;
-  waitTime = 0;
-
-  constructor(runner: TaskRunner, fetcher: Fetcher, delivery: Delivery, epoch: number) {
-    this.runner = runner;
-    this.epoch = epoch;
-    this.fetcher = fetcher;
-    this.delivery = delivery;
-    this.id = delivery.id;
-    this.name = delivery.name;
-    this.attempt = delivery.attempt;
-  }
-
-  get signal(): AbortSignal {
-    // Created on first use: most actions never look at it.
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-  }
-
-  heartbeat(): Promise<void> {
-    return heartbeatOne(this.runner, this);
-  }
-}
-
-let heartbeatOne: (runner: TaskRunner, execution: Execution) => Promise<void>;
 
 /**
  * Runs registered tasks from a {@linkcode MessageQueue}, and dispatches them.
@@ -212,8 +143,9 @@ export class TaskRunner implements AsyncDisposable {
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
   #slotGate: Gate | null = null;
 
-  /** Deliveries this runner owns and heartbeats (running or awaiting ack). */
-  #held: Map<string, Execution> = new Map();
+  #reservations: Reservations;
+  /** Deliveries this runner owns and heartbeats (running or awaiting ack): the reservations'. */
+  #held: Map<string, Execution>;
   /** Actions in progress. */
   #running: Set<Execution> = new Set();
   /** failedTaskHandler calls in progress (waited for within the grace period). */
@@ -221,14 +153,6 @@ export class TaskRunner implements AsyncDisposable {
   /** Executions not yet finished with (ack/retry/dead-letter pending). */
   #active = 0;
   #idleWaiter: (() => void) | null = null;
-
-  #heartbeatTimer: unknown = null;
-  #heartbeatDueAt = Infinity;
-  /** Period the armed heartbeat timer was set for, in ms. */
-  #heartbeatPeriod = Infinity;
-  /** Heartbeat calls in flight, and when the newest was sent. */
-  #heartbeatsInFlight = 0;
-  #heartbeatSentAt = 0;
 
   #promoter: DelayedPromoter;
   /** Incremented by every start(). */
@@ -254,6 +178,14 @@ export class TaskRunner implements AsyncDisposable {
     this.#emitter = this.#reporter.emitter;
     this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
     this.#collector = this.#statsReporter.collector;
+    this.#reservations = new Reservations(
+      queue,
+      this.#clock,
+      this.#logger,
+      this.#reporter,
+      this.#config.reservationTimeout,
+    );
+    this.#held = this.#reservations.held;
     this.#instance = new InstanceRegistration(
       queue,
       this.#config.instanceInterval,
@@ -550,7 +482,7 @@ export class TaskRunner implements AsyncDisposable {
     }
     await this.#within(this.#whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
 
-    this.#clearHeartbeatTimer();
+    this.#reservations.stop();
     const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
     const unregistered = this.#instance.unregister();
     if (unregistered !== null) finalWork.push(unregistered);
@@ -628,7 +560,7 @@ export class TaskRunner implements AsyncDisposable {
         await (this.#slotGate ??= newGate()).promise;
         continue;
       }
-      const stalled = this.#stalledFor(fetcher);
+      const stalled = this.#reservations.stalledFor(fetcher);
       if (stalled > 0) {
         // Acks or heartbeats are not getting through: new work would only
         // add duplicates once its reservations lapse. Wait for the path to heal.
@@ -679,16 +611,16 @@ export class TaskRunner implements AsyncDisposable {
         (this.#running.has(previous) || previous.ackQueued)
       ) {
         previous.delivery = delivery;
-        this.#armHeartbeat(delivery.reservationTimeout);
+        this.#reservations.arm(delivery.reservationTimeout);
         return;
       }
-      this.#markLost(previous, "reservation-lost");
+      this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this, fetcher, delivery, this.#epoch);
+    const execution = new Execution(this.#reservations, fetcher, delivery, this.#epoch);
     this.#held.set(delivery.deliveryId, execution);
     this.#busy++;
     this.#active++;
-    this.#armHeartbeat(delivery.reservationTimeout);
+    this.#reservations.arm(delivery.reservationTimeout);
     this.#execute(execution);
   }
 
@@ -894,7 +826,7 @@ export class TaskRunner implements AsyncDisposable {
         this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
       }
     } else {
-      this.#markLost(execution, "refused");
+      this.#reservations.markLost(execution, "refused");
     }
     this.#finalize(execution);
   }
@@ -915,7 +847,7 @@ export class TaskRunner implements AsyncDisposable {
       return this.#drop(execution);
     }
     if (!ok) {
-      this.#markLost(execution, "refused");
+      this.#reservations.markLost(execution, "refused");
       return this.#finalize(execution);
     }
     this.#collector.dead(d.name === "" ? "(malformed)" : d.name);
@@ -976,7 +908,7 @@ export class TaskRunner implements AsyncDisposable {
           fetcher.acks = batch.concat(fetcher.acks);
           fetcher.ackFailures++;
           // Short waits: completed tasks must be acked before their reservations lapse.
-          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#shortestHeldPeriod()));
+          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#reservations.shortestHeldPeriod()));
           continue;
         }
         const listening = this.#emitter.has("completed");
@@ -1002,7 +934,7 @@ export class TaskRunner implements AsyncDisposable {
               });
             }
           } else if (!execution.lost) {
-            this.#markLost(execution, "refused");
+            this.#reservations.markLost(execution, "refused");
           }
           this.#finalize(execution);
         }
@@ -1033,8 +965,7 @@ export class TaskRunner implements AsyncDisposable {
     if (execution.finalized) return;
     execution.finalized = true;
     if (execution.epoch !== this.#epoch) return;
-    const id = execution.delivery.deliveryId;
-    if (this.#held.get(id) === execution) this.#held.delete(id);
+    this.#reservations.release(execution);
     this.#active--;
     if (this.#active === 0 && this.#idleWaiter !== null) {
       const wake = this.#idleWaiter;
@@ -1046,18 +977,6 @@ export class TaskRunner implements AsyncDisposable {
   /** Give a delivery up without completing it: another runner reclaims it later. */
   #drop(execution: Execution): void {
     this.#finalize(execution);
-  }
-
-  #markLost(execution: Execution, reason: LostEvent["reason"]): void {
-    if (execution.lost) return;
-    execution.lost = true;
-    execution.abort(new ReservationLostError(execution.id));
-    const id = execution.delivery.deliveryId;
-    if (this.#held.get(id) === execution) this.#held.delete(id);
-    this.#logger.warn("Lost the reservation of a task", { id: execution.id, name: execution.name, reason });
-    if (this.#emitter.has("lost")) {
-      this.#emitter.emit("lost", { deliveryId: id, id: execution.id, name: execution.name, reason });
-    }
   }
 
   #abandon(execution: Execution, reason: ShutdownError): void {
@@ -1091,122 +1010,6 @@ export class TaskRunner implements AsyncDisposable {
     } finally {
       this.#clock.clearTimeout(timer);
     }
-  }
-
-  // ---------------------------------------------------------------- heartbeats
-
-  #armHeartbeat(reservationTimeout: number): void {
-    const period = heartbeatPeriod(reservationTimeout);
-    // The armed timer already comes sooner: no clock read on the hot path.
-    if (this.#heartbeatTimer !== null && period >= this.#heartbeatPeriod) return;
-    const now = this.#clock.now();
-    const due = now + period;
-    if (this.#heartbeatTimer !== null && due >= this.#heartbeatDueAt) return;
-    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatDueAt = due;
-    this.#heartbeatPeriod = period;
-    this.#heartbeatTimer = this.#clock.setTimeout(() => this.#heartbeatTick(), period);
-  }
-
-  /**
-   * How long to hold off fetching because acks or heartbeats are failing or
-   * stuck longer than a heartbeat period (0: healthy).
-   */
-  #stalledFor(fetcher: Fetcher): number {
-    if (fetcher.ackFailures > 0) return this.#shortestHeldPeriod();
-    if (!fetcher.ackInFlight && this.#heartbeatsInFlight === 0) return 0;
-    const now = this.#clock.now();
-    const ackAge = fetcher.ackInFlight ? now - fetcher.ackSentAt : 0;
-    const heartbeatAge = this.#heartbeatsInFlight > 0 ? now - this.#heartbeatSentAt : 0;
-    // The usual case, a call out for a few ms, costs no scan of the held set.
-    if (ackAge <= 10 && heartbeatAge <= 10) return 0;
-    const period = this.#shortestHeldPeriod();
-    return ackAge > period || heartbeatAge > period ? period : 0;
-  }
-
-  /** A third of the shortest reservation held now (the heartbeat period), at least 10 ms. */
-  #shortestHeldPeriod(): number {
-    let shortest = this.#config.reservationTimeout;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
-    return Math.max(10, heartbeatPeriod(shortest));
-  }
-
-  #clearHeartbeatTimer(): void {
-    if (this.#heartbeatTimer !== null) this.#clock.clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = null;
-    this.#heartbeatDueAt = Infinity;
-    this.#heartbeatPeriod = Infinity;
-  }
-
-  #heartbeatTick(): void {
-    this.#heartbeatTimer = null;
-    this.#heartbeatDueAt = Infinity;
-    this.#heartbeatPeriod = Infinity;
-    if (this.#held.size === 0) return;
-    let shortest = Infinity;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
-    this.#armHeartbeat(shortest);
-    // Normally one call at a time; but a call stuck in a reconnecting client
-    // must not silence heartbeats until the reservations lapse, so another
-    // goes out once the last is a whole period old (at most three pending).
-    const now = this.#clock.now();
-    if (
-      this.#heartbeatsInFlight > 0 &&
-      (now - this.#heartbeatSentAt < heartbeatPeriod(shortest) || this.#heartbeatsInFlight >= 3)
-    ) return;
-    this.#heartbeatsInFlight++;
-    this.#heartbeatSentAt = now;
-    void this.#sendHeartbeats().finally(() => {
-      this.#heartbeatsInFlight--;
-    });
-  }
-
-  /** One heartbeat call per consumer, covering every delivery it holds. */
-  async #sendHeartbeats(): Promise<void> {
-    const byFetcher = new Map<Fetcher, Delivery[]>();
-    for (const execution of this.#held.values()) {
-      let list = byFetcher.get(execution.fetcher);
-      if (list === undefined) byFetcher.set(execution.fetcher, list = []);
-      list.push(execution.delivery);
-    }
-    await Promise.all(
-      [...byFetcher].map(async ([fetcher, deliveries]) => {
-        let lost: string[];
-        try {
-          lost = await this.#queue.heartbeat(fetcher.consumer, deliveries);
-        } catch (error) {
-          this.#reporter.transport("heartbeat", error);
-          return;
-        }
-        for (const id of lost) {
-          const execution = this.#held.get(id);
-          // Not if the runner has reclaimed a fresh delivery of it since this call went out.
-          if (execution !== undefined && deliveries.includes(execution.delivery)) {
-            this.#markLost(execution, "reservation-lost");
-          }
-        }
-      }),
-    );
-  }
-
-  async #heartbeatOne(execution: Execution): Promise<void> {
-    if (execution.lost) throw new ReservationLostError(execution.id);
-    if (execution.finalized) return;
-    const lost = await this.#queue.heartbeat(execution.fetcher.consumer, [execution.delivery]);
-    if (lost.includes(execution.delivery.deliveryId)) {
-      this.#markLost(execution, "reservation-lost");
-      throw new ReservationLostError(execution.id);
-    }
-  }
-
-  static {
-    heartbeatOne = (runner, execution) => runner.#heartbeatOne(execution);
   }
 
   // ---------------------------------------------------------------- periodic work
@@ -1279,10 +1082,6 @@ export class TaskRunner implements AsyncDisposable {
       this.#begin(fetcher, delivery);
     }
   }
-}
-
-function heartbeatPeriod(reservationTimeout: number): number {
-  return Math.max(1, Math.floor(reservationTimeout / 3));
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
