@@ -1,27 +1,14 @@
 /**
  * One delivery being run by a runner, which is also the `ctx` its action
- * receives, and the fetch loop (consumer) that took it.
+ * receives.
  *
  * @module
  */
 
+import type { Fetcher } from "./_acks.ts";
 import type { Reservations } from "./_reservations.ts";
-import type { Consumer, Delivery } from "./queue.ts";
+import type { Delivery } from "./queue.ts";
 import type { TaskContext } from "./task.ts";
-
-/** A fetch loop's consumer and its ack state. */
-export interface Fetcher {
-  /** The consumer it receives, acks and heartbeats as. */
-  consumer: Consumer;
-  /** Completed runs waiting for the next ack call. */
-  acks: Execution[];
-  /** An ack call is in flight. */
-  ackInFlight: boolean;
-  /** When the ack call in flight was sent (runner clock). */
-  ackSentAt: number;
-  /** Ack calls failed in a row. */
-  ackFailures: number;
-}
 
 /** One delivery being run: also the `ctx` its action receives. */
 export class Execution implements TaskContext {

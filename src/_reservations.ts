@@ -10,7 +10,8 @@
 import type { Clock } from "./clock.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
-import type { Execution, Fetcher } from "./_execution.ts";
+import type { Fetcher } from "./_acks.ts";
+import type { Execution } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";

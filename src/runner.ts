@@ -8,7 +8,8 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { Execution, type Fetcher } from "./_execution.ts";
+import { AckBatcher, type Fetcher, newFetcher } from "./_acks.ts";
+import { Execution } from "./_execution.ts";
 import { type Gate, newGate } from "./_gate.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
@@ -146,6 +147,7 @@ export class TaskRunner implements AsyncDisposable {
   #reservations: Reservations;
   /** Deliveries this runner owns and heartbeats (running or awaiting ack): the reservations'. */
   #held: Map<string, Execution>;
+  #acks: AckBatcher;
   /** Actions in progress. */
   #running: Set<Execution> = new Set();
   /** failedTaskHandler calls in progress (waited for within the grace period). */
@@ -186,6 +188,15 @@ export class TaskRunner implements AsyncDisposable {
       this.#config.reservationTimeout,
     );
     this.#held = this.#reservations.held;
+    this.#acks = new AckBatcher(
+      queue,
+      this.#clock,
+      this.#reporter,
+      this.#collector,
+      this.#reservations,
+      () => this.#state === "running",
+      (execution) => this.#finalize(execution),
+    );
     this.#instance = new InstanceRegistration(
       queue,
       this.#config.instanceInterval,
@@ -388,13 +399,9 @@ export class TaskRunner implements AsyncDisposable {
       this.#fetchers = [];
       for (let i = 0; i < config.numFetchers; i++) {
         const n = ++consumerSerial;
-        this.#fetchers.push({
-          consumer: { group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` },
-          acks: [],
-          ackInFlight: false,
-          ackSentAt: 0,
-          ackFailures: 0,
-        });
+        this.#fetchers.push(
+          newFetcher({ group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` }),
+        );
       }
       const now = this.#clock.now();
       await this.#instance.register({
@@ -733,7 +740,7 @@ export class TaskRunner implements AsyncDisposable {
         execution.runTime = this.#clock.now() - started;
         const wait = started - execution.delivery.readyAt;
         execution.waitTime = wait > 0 ? wait : 0;
-        this.#queueAck(execution);
+        this.#acks.add(execution);
         return;
       }
       this.#guard(execution, this.#failed(execution, spec, error, payload));
@@ -875,73 +882,6 @@ export class TaskRunner implements AsyncDisposable {
     this.#handlerCalls.add(call);
     await call;
     this.#handlerCalls.delete(call);
-  }
-
-  #queueAck(execution: Execution): void {
-    const fetcher = execution.fetcher;
-    execution.ackQueued = true;
-    fetcher.acks.push(execution);
-    if (!fetcher.ackInFlight) void this.#flushAcks(fetcher);
-  }
-
-  /** One ack call in flight per consumer; the next carries everything completed meanwhile. */
-  async #flushAcks(fetcher: Fetcher): Promise<void> {
-    fetcher.ackInFlight = true;
-    try {
-      while (fetcher.acks.length > 0) {
-        const batch = fetcher.acks;
-        fetcher.acks = [];
-        const refs = new Array<Delivery>(batch.length);
-        for (let i = 0; i < batch.length; i++) refs[i] = batch[i].delivery;
-        let results: boolean[];
-        fetcher.ackSentAt = this.#clock.now();
-        try {
-          results = await this.#queue.ack(fetcher.consumer, refs);
-          fetcher.ackFailures = 0;
-        } catch (error) {
-          this.#reporter.transport("ack", error);
-          if (this.#state !== "running") {
-            // Shutting down: leave them for reclaim (they run again elsewhere).
-            for (const execution of batch) this.#drop(execution);
-            continue;
-          }
-          fetcher.acks = batch.concat(fetcher.acks);
-          fetcher.ackFailures++;
-          // Short waits: completed tasks must be acked before their reservations lapse.
-          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#reservations.shortestHeldPeriod()));
-          continue;
-        }
-        const listening = this.#emitter.has("completed");
-        for (let i = 0; i < batch.length; i++) {
-          const execution = batch[i];
-          const d = execution.delivery;
-          if (!results[i] && d !== refs[i] && !execution.lost) {
-            // Refused for a delivery count this runner has since replaced by
-            // reclaiming the task from itself: ack the fresh delivery.
-            fetcher.acks.push(execution);
-            continue;
-          }
-          execution.ackQueued = false;
-          if (results[i]) {
-            this.#collector.completed(d.name, execution.runTime, execution.waitTime);
-            if (listening) {
-              this.#emitter.emit("completed", {
-                id: d.id,
-                name: d.name,
-                attempt: d.attempt,
-                runTime: execution.runTime,
-                waitTime: execution.waitTime,
-              });
-            }
-          } else if (!execution.lost) {
-            this.#reservations.markLost(execution, "refused");
-          }
-          this.#finalize(execution);
-        }
-      }
-    } finally {
-      fetcher.ackInFlight = false;
-    }
   }
 
   #releaseSlot(execution: Execution): void {

@@ -1,0 +1,155 @@
+/**
+ * Acknowledging completed runs: each fetch loop's consumer has at most one
+ * ack call in flight, and the next call carries every run completed
+ * meanwhile. A completion counts (stats, `completed` event) only once the
+ * transport accepted its ack.
+ *
+ * @module
+ */
+
+import { type Clock, sleep } from "./clock.ts";
+import type { Emitter, RunnerEvents } from "./events.ts";
+import type { Execution } from "./_execution.ts";
+import type { Reporter } from "./_report.ts";
+import type { Reservations } from "./_reservations.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
+import { transportBackoff } from "./retry.ts";
+import type { StatsCollector } from "./stats.ts";
+
+/** A fetch loop's consumer and its pending acks. */
+export interface Fetcher {
+  /** The consumer it receives, acks and heartbeats as. */
+  consumer: Consumer;
+  /** Completed runs waiting for the next ack call. */
+  acks: Execution[];
+  /** An ack call is in flight. */
+  ackInFlight: boolean;
+  /** When the ack call in flight was sent (runner clock). */
+  ackSentAt: number;
+  /** Ack calls failed in a row. */
+  ackFailures: number;
+}
+
+/**
+ * A fetcher with nothing to ack.
+ *
+ * @param consumer Its consumer.
+ * @returns The fetcher.
+ */
+export function newFetcher(consumer: Consumer): Fetcher {
+  return { consumer, acks: [], ackInFlight: false, ackSentAt: 0, ackFailures: 0 };
+}
+
+/** Batches the acks of one runner's completed runs. */
+export class AckBatcher {
+  #queue: MessageQueue;
+  #clock: Clock;
+  #reporter: Reporter;
+  #emitter: Emitter<RunnerEvents>;
+  #collector: StatsCollector;
+  #reservations: Reservations;
+  #isRunning: () => boolean;
+  #finalize: (execution: Execution) => void;
+
+  /**
+   * Create a batcher.
+   *
+   * @param queue The transport.
+   * @param clock The runner clock.
+   * @param reporter Where failures and `completed` events go.
+   * @param collector Counts the completions.
+   * @param reservations The held deliveries (refused acks mean lost reservations).
+   * @param isRunning Whether the runner is running (acks failing while stopping are given up).
+   * @param finalize Called when the runner is done with an execution.
+   */
+  constructor(
+    queue: MessageQueue,
+    clock: Clock,
+    reporter: Reporter,
+    collector: StatsCollector,
+    reservations: Reservations,
+    isRunning: () => boolean,
+    finalize: (execution: Execution) => void,
+  ) {
+    this.#queue = queue;
+    this.#clock = clock;
+    this.#reporter = reporter;
+    this.#emitter = reporter.emitter;
+    this.#collector = collector;
+    this.#reservations = reservations;
+    this.#isRunning = isRunning;
+    this.#finalize = finalize;
+  }
+
+  /**
+   * Ack a completed run with the next call of its consumer.
+   *
+   * @param execution The completed run (its `runTime` and `waitTime` set).
+   */
+  add(execution: Execution): void {
+    const fetcher = execution.fetcher;
+    execution.ackQueued = true;
+    fetcher.acks.push(execution);
+    if (!fetcher.ackInFlight) void this.#flush(fetcher);
+  }
+
+  /** One ack call in flight per consumer; the next carries everything completed meanwhile. */
+  async #flush(fetcher: Fetcher): Promise<void> {
+    fetcher.ackInFlight = true;
+    try {
+      while (fetcher.acks.length > 0) {
+        const batch = fetcher.acks;
+        fetcher.acks = [];
+        const refs = new Array<Delivery>(batch.length);
+        for (let i = 0; i < batch.length; i++) refs[i] = batch[i].delivery;
+        let results: boolean[];
+        fetcher.ackSentAt = this.#clock.now();
+        try {
+          results = await this.#queue.ack(fetcher.consumer, refs);
+          fetcher.ackFailures = 0;
+        } catch (error) {
+          this.#reporter.transport("ack", error);
+          if (!this.#isRunning()) {
+            // Shutting down: give them up for reclaim (they run again elsewhere).
+            for (const execution of batch) this.#finalize(execution);
+            continue;
+          }
+          fetcher.acks = batch.concat(fetcher.acks);
+          fetcher.ackFailures++;
+          // Short waits: completed tasks must be acked before their reservations lapse.
+          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#reservations.shortestHeldPeriod()));
+          continue;
+        }
+        const listening = this.#emitter.has("completed");
+        for (let i = 0; i < batch.length; i++) {
+          const execution = batch[i];
+          const d = execution.delivery;
+          if (!results[i] && d !== refs[i] && !execution.lost) {
+            // Refused for a delivery count this runner has since replaced by
+            // reclaiming the task from itself: ack the fresh delivery.
+            fetcher.acks.push(execution);
+            continue;
+          }
+          execution.ackQueued = false;
+          if (results[i]) {
+            this.#collector.completed(d.name, execution.runTime, execution.waitTime);
+            if (listening) {
+              this.#emitter.emit("completed", {
+                id: d.id,
+                name: d.name,
+                attempt: d.attempt,
+                runTime: execution.runTime,
+                waitTime: execution.waitTime,
+              });
+            }
+          } else if (!execution.lost) {
+            this.#reservations.markLost(execution, "refused");
+          }
+          this.#finalize(execution);
+        }
+      }
+    } finally {
+      fetcher.ackInFlight = false;
+    }
+  }
+}
