@@ -8,14 +8,12 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { AckBatcher, type Fetcher, newFetcher } from "./_acks.ts";
-import { Execution } from "./_execution.ts";
-import { type Gate, newGate } from "./_gate.ts";
+import { type Fetcher, newFetcher } from "./_acks.ts";
 import { InstanceRegistration } from "./_instance.ts";
-import { failureOf, isUnrecoverable, Reporter } from "./_report.ts";
+import { Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
+import { Workers } from "./_worker.ts";
 import { StatsReporter } from "./_stats_reporter.ts";
-import { decodePayload } from "./codec.ts";
 import {
   parseRunnerConfig,
   parseTaskDefinition,
@@ -26,25 +24,22 @@ import {
 } from "./config.ts";
 import {
   DuplicateTaskError,
-  PayloadValidationError,
   RunnerStateError,
   ShutdownError,
   TaskRunnerError,
-  TaskTimeoutError,
   UnknownTaskError,
   ValidationError,
 } from "./errors.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type {
-  DeadLetterReason,
   Delivery,
   MessageQueue,
   NewTask,
 } from "./queue.ts";
-import { computeBackoff, DEFAULT_BACKOFF, transportBackoff } from "./retry.ts";
+import { transportBackoff } from "./retry.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
-import type { RunnerStats, StatsCollector } from "./stats.ts";
+import type { RunnerStats } from "./stats.ts";
 import {
   type BulkDispatchItem,
   type DispatchOptions,
@@ -52,7 +47,6 @@ import {
   type TaskDefinition,
   type TaskHandle,
   prepareTask,
-  validateWithSchema,
 } from "./task.ts";
 
 export type {
@@ -70,9 +64,6 @@ export type RunnerState = "idle" | "starting" | "running" | "stopping";
 
 /** Bound on the post-grace work of `stop()` (acks, stats, deregistration), in ms. */
 const FINAL_FLUSH_TIMEOUT = 5_000;
-const NO_ERROR: unique symbol = Symbol("no error");
-const TIMED_OUT: unique symbol = Symbol("timed out");
-
 /** Process-wide counter so consumer names of several runners in one process never collide. */
 let consumerSerial = 0;
 
@@ -125,8 +116,6 @@ export class TaskRunner implements AsyncDisposable {
   #reporter: Reporter;
   #emitter: Emitter<RunnerEvents>;
   #statsReporter: StatsReporter;
-  /** Outcome counters (the stats reporter's), kept at hand for the hot path. */
-  #collector: StatsCollector;
 
   #state: RunnerState = "idle";
   #startPromise: Promise<void> | null = null;
@@ -137,28 +126,10 @@ export class TaskRunner implements AsyncDisposable {
   #instance: InstanceRegistration;
   #detachSignal: (() => void) | null = null;
 
-  /** Worker slots taken by running actions. */
-  #busy = 0;
-  /** Slots set aside for receive/reclaim calls in flight. */
-  #reserved = 0;
-  /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
-  #slotGate: Gate | null = null;
+  #workers: Workers;
 
   #reservations: Reservations;
-  /** Deliveries this runner owns and heartbeats (running or awaiting ack): the reservations'. */
-  #held: Map<string, Execution>;
-  #acks: AckBatcher;
-  /** Actions in progress. */
-  #running: Set<Execution> = new Set();
-  /** failedTaskHandler calls in progress (waited for within the grace period). */
-  #handlerCalls: Set<Promise<void>> = new Set();
-  /** Executions not yet finished with (ack/retry/dead-letter pending). */
-  #active = 0;
-  #idleWaiter: (() => void) | null = null;
-
   #promoter: DelayedPromoter;
-  /** Incremented by every start(). */
-  #epoch = 0;
 
   /**
    * Create a runner. Nothing runs until {@linkcode TaskRunner.start}.
@@ -179,7 +150,9 @@ export class TaskRunner implements AsyncDisposable {
     this.#reporter = new Reporter(this.#logger);
     this.#emitter = this.#reporter.emitter;
     this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
-    this.#collector = this.#statsReporter.collector;
+    this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
+      this.#reporter.transport(operation, error);
+    });
     this.#reservations = new Reservations(
       queue,
       this.#clock,
@@ -187,25 +160,22 @@ export class TaskRunner implements AsyncDisposable {
       this.#reporter,
       this.#config.reservationTimeout,
     );
-    this.#held = this.#reservations.held;
-    this.#acks = new AckBatcher(
+    this.#workers = new Workers({
       queue,
-      this.#clock,
-      this.#reporter,
-      this.#collector,
-      this.#reservations,
-      () => this.#state === "running",
-      (execution) => this.#finalize(execution),
-    );
+      config: this.#config,
+      registry: this.#registry,
+      reporter: this.#reporter,
+      collector: this.#statsReporter.collector,
+      reservations: this.#reservations,
+      promoter: this.#promoter,
+      isRunning: () => this.#state === "running",
+    });
     this.#instance = new InstanceRegistration(
       queue,
       this.#config.instanceInterval,
       this.#reporter,
       () => this.#state === "stopping",
     );
-    this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
-      this.#reporter.transport(operation, error);
-    });
   }
 
   /** The transport this runner uses. */
@@ -389,7 +359,7 @@ export class TaskRunner implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     const config = this.#config;
     this.#run = new AbortController();
-    this.#epoch++;
+    this.#workers.epoch++;
     this.#instance.arm();
     try {
       await this.#queue.init(config.consumerGroup);
@@ -426,7 +396,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#loops.push(this.#promoter.run(this.#run.signal));
     this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
-    this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#busy)));
+    this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
     if (signal) {
       const onAbort = (): void => void this.stop();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -467,7 +437,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#detachSignal = null;
     this.#run.abort(new ShutdownError());
     this.#instance.shutdown(new ShutdownError());
-    this.#wakeSlotWaiter();
+    this.#workers.wakeSlotWaiter();
     this.#promoter.stop();
 
     // Grace period: fetch loops end promptly (receive is aborted); running
@@ -475,19 +445,20 @@ export class TaskRunner implements AsyncDisposable {
     const deadline = this.#clock.now() + config.shutdownTimeout;
     await this.#within(
       Promise.all(this.#loops)
-        .then(() => this.#whenIdle())
-        .then(() => Promise.all(this.#handlerCalls)),
+        .then(() => this.#workers.whenIdle())
+        .then(() => Promise.all(this.#workers.handlerCalls)),
       config.shutdownTimeout,
     );
 
-    if (this.#running.size > 0) {
+    const running = this.#workers.running;
+    if (running.size > 0) {
       const reason = new ShutdownError();
       this.#logger.warn("Shutdown grace period over: aborting running tasks, leaving them for reclaim", {
-        running: this.#running.size,
+        running: running.size,
       });
-      for (const execution of [...this.#running]) this.#abandon(execution, reason);
+      for (const execution of [...running]) this.#workers.abandon(execution, reason);
     }
-    await this.#within(this.#whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
+    await this.#within(this.#workers.whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
 
     this.#reservations.stop();
     const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
@@ -500,11 +471,8 @@ export class TaskRunner implements AsyncDisposable {
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
 
-    this.#held.clear();
-    this.#running.clear();
-    this.#busy = 0;
-    this.#reserved = 0;
-    this.#active = 0;
+    this.#reservations.held.clear();
+    this.#workers.reset();
     this.#instance.clear();
     this.#loops = [];
     this.#state = "idle";
@@ -556,15 +524,16 @@ export class TaskRunner implements AsyncDisposable {
   async #fetchLoop(fetcher: Fetcher): Promise<void> {
     const config = this.#config;
     const signal = this.#run.signal;
+    const workers = this.#workers;
     let failures = 0;
     while (!signal.aborted) {
       if (this.#instance.paused) {
         await this.#instance.whenResumed();
         continue;
       }
-      const free = config.numWorkers - this.#busy - this.#reserved;
+      const free = config.numWorkers - workers.busy - workers.reserved;
       if (free <= 0) {
-        await (this.#slotGate ??= newGate()).promise;
+        await workers.whenSlotFreed();
         continue;
       }
       const stalled = this.#reservations.stalledFor(fetcher);
@@ -575,7 +544,7 @@ export class TaskRunner implements AsyncDisposable {
         continue;
       }
       const count = free < config.batchSize ? free : config.batchSize;
-      this.#reserved += count;
+      workers.reserved += count;
       let deliveries: Delivery[];
       try {
         deliveries = await this.#queue.receive(fetcher.consumer, {
@@ -585,7 +554,7 @@ export class TaskRunner implements AsyncDisposable {
         });
         failures = 0;
       } catch (error) {
-        this.#reserved -= count;
+        workers.reserved -= count;
         if (signal.aborted) break;
         if (this.#instance.paused) continue;
         failures++;
@@ -593,8 +562,8 @@ export class TaskRunner implements AsyncDisposable {
         await this.#rest(transportBackoff(failures));
         continue;
       }
-      this.#reserved -= count;
-      for (let i = 0; i < deliveries.length; i++) this.#begin(fetcher, deliveries[i]);
+      workers.reserved -= count;
+      for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
     }
   }
 
@@ -605,337 +574,6 @@ export class TaskRunner implements AsyncDisposable {
     } catch {
       // shutdown
     }
-  }
-
-  #begin(fetcher: Fetcher, delivery: Delivery): void {
-    const previous = this.#held.get(delivery.deliveryId);
-    if (previous !== undefined) {
-      // Reclaimed from ourselves (heartbeats did not get through in time).
-      // A run still going, or done and waiting for its ack, carries on with
-      // the fresh delivery instead of running the task a second time.
-      if (
-        previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
-        (this.#running.has(previous) || previous.ackQueued)
-      ) {
-        previous.delivery = delivery;
-        this.#reservations.arm(delivery.reservationTimeout);
-        return;
-      }
-      this.#reservations.markLost(previous, "reservation-lost");
-    }
-    const execution = new Execution(this.#reservations, fetcher, delivery, this.#epoch);
-    this.#held.set(delivery.deliveryId, execution);
-    this.#busy++;
-    this.#active++;
-    this.#reservations.arm(delivery.reservationTimeout);
-    this.#execute(execution);
-  }
-
-  /**
-   * Run one delivery. Synchronous up to the action, so a synchronous action
-   * completes without a promise; everything after a failure is async.
-   */
-  #execute(execution: Execution): void {
-    const d = execution.delivery;
-    try {
-      if (d.malformed !== undefined) {
-        return this.#refuse(
-          execution,
-          "malformed",
-          new TaskRunnerError(`Malformed delivery ${d.deliveryId}: ${d.malformed}`),
-          undefined,
-        );
-      }
-      if (d.deliveryCount > this.#config.maxDeliveries) {
-        return this.#refuse(
-          execution,
-          "poison",
-          new TaskRunnerError(
-            `Task ${d.id} ('${d.name}') was delivered ${d.deliveryCount} times without completing (maxDeliveries ${this.#config.maxDeliveries})`,
-          ),
-          undefined,
-        );
-      }
-      const spec = this.#registry.get(d.name);
-      if (spec === undefined) {
-        this.#releaseSlot(execution);
-        this.#guard(execution, this.#unknownTask(execution));
-        return;
-      }
-      const decoded = decodePayload(d.body, this.#config.maxPayloadBytes);
-      if (!decoded.ok) {
-        return this.#refuse(execution, "invalid-payload", new PayloadValidationError(d.name, decoded.issues), undefined);
-      }
-      if (spec.schema !== undefined) {
-        this.#guard(execution, this.#validateThenInvoke(execution, spec, decoded.value));
-        return;
-      }
-      this.#invoke(execution, spec, decoded.value);
-    } catch (internal) {
-      this.#internalError(execution, internal);
-    }
-  }
-
-  async #validateThenInvoke(execution: Execution, spec: ResolvedTask, payload: unknown): Promise<void> {
-    const checked = await validateWithSchema(spec.schema!, payload);
-    if (!checked.ok) {
-      this.#releaseSlot(execution);
-      return await this.#deadLetter(
-        execution,
-        "invalid-payload",
-        new PayloadValidationError(execution.name, checked.issues),
-        payload,
-      );
-    }
-    this.#invoke(execution, spec, checked.value);
-  }
-
-  /** Dead-letter a delivery that cannot run at all. */
-  #refuse(execution: Execution, reason: DeadLetterReason, error: unknown, payload: unknown): void {
-    this.#releaseSlot(execution);
-    this.#guard(execution, this.#deadLetter(execution, reason, error, payload));
-  }
-
-  /** Call the action and route its outcome, without a promise when it returns synchronously. */
-  #invoke(execution: Execution, spec: ResolvedTask, payload: unknown): void {
-    this.#running.add(execution);
-    const started = this.#clock.now();
-    let result: unknown;
-    let thenable: boolean;
-    try {
-      result = spec.action(payload, execution);
-      thenable = isThenable(result); // may throw for a hostile result (a revoked Proxy)
-    } catch (thrown) {
-      return this.#settle(execution, spec, payload, started, thrown);
-    }
-    if (spec.timeout !== undefined) {
-      const timeout = spec.timeout;
-      this.#withTimeout(result, execution, timeout).then(
-        (value) =>
-          this.#settle(
-            execution,
-            spec,
-            payload,
-            started,
-            value === TIMED_OUT ? new TaskTimeoutError(execution.name, timeout) : NO_ERROR,
-          ),
-        (thrown) => this.#settle(execution, spec, payload, started, thrown),
-      );
-    } else if (thenable) {
-      (result as PromiseLike<unknown>).then(
-        () => this.#settle(execution, spec, payload, started, NO_ERROR),
-        (thrown) => this.#settle(execution, spec, payload, started, thrown),
-      );
-    } else {
-      this.#settle(execution, spec, payload, started, NO_ERROR);
-    }
-  }
-
-  #settle(execution: Execution, spec: ResolvedTask, payload: unknown, started: number, error: unknown): void {
-    try {
-      this.#running.delete(execution);
-      this.#releaseSlot(execution);
-      if (execution.lost || execution.abandoned) return this.#finalize(execution);
-      if (error === NO_ERROR) {
-        execution.runTime = this.#clock.now() - started;
-        const wait = started - execution.delivery.readyAt;
-        execution.waitTime = wait > 0 ? wait : 0;
-        this.#acks.add(execution);
-        return;
-      }
-      this.#guard(execution, this.#failed(execution, spec, error, payload));
-    } catch (internal) {
-      this.#internalError(execution, internal);
-    }
-  }
-
-  /** Route an unexpected rejection of post-run work to the error path. */
-  #guard(execution: Execution, work: Promise<void>): void {
-    work.catch((internal) => this.#internalError(execution, internal));
-  }
-
-  /** A bug or an unhandled failure: report it and leave the delivery for reclaim rather than lose it. */
-  #internalError(execution: Execution, internal: unknown): void {
-    this.#running.delete(execution);
-    this.#releaseSlot(execution);
-    this.#reporter.report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
-    this.#drop(execution);
-  }
-
-  #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        execution.abort(new TaskTimeoutError(execution.name, timeout));
-        resolve(TIMED_OUT);
-      }, timeout);
-      Promise.resolve(result).then(
-        (value) => {
-          this.#clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error) => {
-          this.#clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  async #failed(execution: Execution, spec: ResolvedTask, error: unknown, payload: unknown): Promise<void> {
-    const d = execution.delivery;
-    this.#collector.failed(d.name);
-    if (this.#emitter.has("failed")) {
-      this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
-    }
-    if (isUnrecoverable(error)) {
-      return await this.#deadLetter(execution, "unrecoverable", error, payload);
-    }
-    if (d.attempt >= spec.maxRetry) {
-      return await this.#deadLetter(execution, "max-retries", error, payload);
-    }
-    let delay: number;
-    try {
-      delay = computeBackoff(spec.backoff, d.attempt + 1, error);
-    } catch (backoffError) {
-      this.#reporter.report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
-      delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
-    }
-    await this.#retry(execution, delay, error);
-  }
-
-  async #unknownTask(execution: Execution): Promise<void> {
-    const d = execution.delivery;
-    const error = new UnknownTaskError(d.name);
-    if (d.attempt >= this.#config.unknownTaskMaxRetry) {
-      return await this.#deadLetter(execution, "unknown-task", error, undefined);
-    }
-    this.#logger.warn("Received a task whose name is not registered here; retrying later", {
-      id: d.id,
-      name: d.name,
-      attempt: d.attempt,
-    });
-    await this.#retry(execution, computeBackoff(this.#config.backoff, d.attempt + 1, error), error);
-  }
-
-  async #retry(execution: Execution, delay: number, error: unknown): Promise<void> {
-    const d = execution.delivery;
-    let ok: boolean;
-    try {
-      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
-    } catch (transportError) {
-      this.#reporter.transport("retry", transportError);
-      return this.#drop(execution);
-    }
-    if (ok) {
-      this.#collector.retried(d.name);
-      if (delay > 0) this.#promoter.wakeAt(this.#clock.now() + delay);
-      if (this.#emitter.has("retrying")) {
-        this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
-      }
-    } else {
-      this.#reservations.markLost(execution, "refused");
-    }
-    this.#finalize(execution);
-  }
-
-  async #deadLetter(
-    execution: Execution,
-    reason: DeadLetterReason,
-    error: unknown,
-    payload: unknown,
-  ): Promise<void> {
-    const d = execution.delivery;
-    const failure = failureOf(error);
-    let ok: boolean;
-    try {
-      ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
-    } catch (transportError) {
-      this.#reporter.transport("deadLetter", transportError);
-      return this.#drop(execution);
-    }
-    if (!ok) {
-      this.#reservations.markLost(execution, "refused");
-      return this.#finalize(execution);
-    }
-    this.#collector.dead(d.name === "" ? "(malformed)" : d.name);
-    this.#logger.warn("Task dead-lettered", { id: d.id, name: d.name, reason, error: failure.message });
-    const attempt = d.attempt + 1;
-    if (this.#emitter.has("dead")) {
-      this.#emitter.emit("dead", { id: d.id, name: d.name, attempt, reason, error, failure });
-    }
-    // The delivery is settled; the handler is user code, bounded by the shutdown grace period.
-    this.#finalize(execution);
-    const handler = this.#config.failedTaskHandler;
-    if (handler === undefined) return;
-    const call = (async () => {
-      try {
-        await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
-      } catch (handlerError) {
-        this.#reporter.threw(
-          "failedTaskHandler threw",
-          { id: d.id, name: d.name },
-          handlerError,
-          `failedTaskHandler threw for task ${d.id}`,
-        );
-      }
-    })();
-    this.#handlerCalls.add(call);
-    await call;
-    this.#handlerCalls.delete(call);
-  }
-
-  #releaseSlot(execution: Execution): void {
-    if (!execution.slotHeld) return;
-    execution.slotHeld = false;
-    if (execution.epoch !== this.#epoch) return;
-    this.#busy--;
-    this.#wakeSlotWaiter();
-  }
-
-  #wakeSlotWaiter(): void {
-    const gate = this.#slotGate;
-    if (gate !== null) {
-      this.#slotGate = null;
-      gate.resolve();
-    }
-  }
-
-  /** Done with a delivery: stop heartbeating it and count it out. */
-  #finalize(execution: Execution): void {
-    if (execution.finalized) return;
-    execution.finalized = true;
-    if (execution.epoch !== this.#epoch) return;
-    this.#reservations.release(execution);
-    this.#active--;
-    if (this.#active === 0 && this.#idleWaiter !== null) {
-      const wake = this.#idleWaiter;
-      this.#idleWaiter = null;
-      wake();
-    }
-  }
-
-  /** Give a delivery up without completing it: another runner reclaims it later. */
-  #drop(execution: Execution): void {
-    this.#finalize(execution);
-  }
-
-  #abandon(execution: Execution, reason: ShutdownError): void {
-    execution.abandoned = true;
-    execution.abort(reason);
-    this.#running.delete(execution);
-    this.#releaseSlot(execution);
-    this.#finalize(execution);
-  }
-
-  #whenIdle(): Promise<void> {
-    if (this.#active === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.#idleWaiter;
-      this.#idleWaiter = () => {
-        previous?.();
-        resolve();
-      };
-    });
   }
 
   /** Wait for `promise`, at most `ms` on the runner clock. */
@@ -988,7 +626,7 @@ export class TaskRunner implements AsyncDisposable {
    */
   async #reclaimPass(): Promise<void> {
     if (this.#instance.paused || this.#state !== "running") return;
-    const free = this.#config.numWorkers - this.#busy;
+    const free = this.#config.numWorkers - this.#workers.busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;
     const fetcher = this.#fetchers[0];
@@ -1019,14 +657,9 @@ export class TaskRunner implements AsyncDisposable {
           deliveryCount: delivery.deliveryCount,
         });
       }
-      this.#begin(fetcher, delivery);
+      this.#workers.begin(fetcher, delivery);
     }
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 function randomId(): string {

@@ -1,0 +1,486 @@
+/**
+ * The worker slots of a runner and the run of one delivery: refusing what
+ * cannot run (malformed, poison, invalid payload), the action with its
+ * timeout, and the outcome: ack, retry with backoff, or dead letter.
+ *
+ * Synchronous from the delivery to the action, so a synchronous action
+ * completes without a promise.
+ *
+ * @module
+ */
+
+import { AckBatcher, type Fetcher } from "./_acks.ts";
+import type { Clock } from "./clock.ts";
+import { decodePayload } from "./codec.ts";
+import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
+import {
+  PayloadValidationError,
+  type ShutdownError,
+  TaskRunnerError,
+  TaskTimeoutError,
+  UnknownTaskError,
+} from "./errors.ts";
+import type { Emitter, RunnerEvents } from "./events.ts";
+import { Execution } from "./_execution.ts";
+import { type Gate, newGate } from "./_gate.ts";
+import type { Logger } from "./logger.ts";
+import type { DelayedPromoter } from "./_promoter.ts";
+import type { DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
+import { failureOf, isUnrecoverable, type Reporter } from "./_report.ts";
+import type { Reservations } from "./_reservations.ts";
+import { computeBackoff, DEFAULT_BACKOFF } from "./retry.ts";
+import type { StatsCollector } from "./stats.ts";
+import { validateWithSchema } from "./task.ts";
+
+const NO_ERROR: unique symbol = Symbol("no error");
+const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/** Everything the workers of one runner work with. */
+export interface WorkersDeps {
+  /** The transport. */
+  queue: MessageQueue;
+  /** The runner's resolved options. */
+  config: ResolvedRunnerConfig;
+  /** The registered tasks, by name (live: tasks may be registered while running). */
+  registry: Map<string, ResolvedTask>;
+  /** Where failures and events go. */
+  reporter: Reporter;
+  /** Counts outcomes. */
+  collector: StatsCollector;
+  /** The held deliveries. */
+  reservations: Reservations;
+  /** Woken when a retry is scheduled. */
+  promoter: DelayedPromoter;
+  /** Whether the runner is running. */
+  isRunning: () => boolean;
+}
+
+/** The worker slots of one runner, and the executions it runs. */
+export class Workers {
+  /** Worker slots taken by running actions. */
+  busy = 0;
+  /** Slots set aside for receive/reclaim calls in flight. */
+  reserved = 0;
+  /** Actions in progress. */
+  readonly running: Set<Execution> = new Set();
+  /** failedTaskHandler calls in progress (waited for within the grace period). */
+  readonly handlerCalls: Set<Promise<void>> = new Set();
+  /** Incremented by every start(): work of an earlier run never touches the counters of a later one. */
+  epoch = 0;
+
+  #queue: MessageQueue;
+  #config: ResolvedRunnerConfig;
+  #clock: Clock;
+  #logger: Logger;
+  #registry: Map<string, ResolvedTask>;
+  #reporter: Reporter;
+  #emitter: Emitter<RunnerEvents>;
+  #collector: StatsCollector;
+  #reservations: Reservations;
+  #promoter: DelayedPromoter;
+  #acks: AckBatcher;
+  /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
+  #slotGate: Gate | null = null;
+  /** Executions not yet finished with (ack/retry/dead-letter pending). */
+  #active = 0;
+  #idleWaiter: (() => void) | null = null;
+
+  /**
+   * Create idle workers.
+   *
+   * @param deps What they work with.
+   */
+  constructor(deps: WorkersDeps) {
+    this.#queue = deps.queue;
+    this.#config = deps.config;
+    this.#clock = deps.config.clock;
+    this.#logger = deps.config.logger;
+    this.#registry = deps.registry;
+    this.#reporter = deps.reporter;
+    this.#emitter = deps.reporter.emitter;
+    this.#collector = deps.collector;
+    this.#reservations = deps.reservations;
+    this.#promoter = deps.promoter;
+    this.#acks = new AckBatcher(
+      deps.queue,
+      this.#clock,
+      deps.reporter,
+      deps.collector,
+      deps.reservations,
+      deps.isRunning,
+      (execution) => this.finalize(execution),
+    );
+  }
+
+  /**
+   * Wait until a worker slot frees (or shutdown wakes the waiters).
+   *
+   * @returns Resolves then.
+   */
+  whenSlotFreed(): Promise<void> {
+    return (this.#slotGate ??= newGate()).promise;
+  }
+
+  /** Forget all slots and executions (once stopped). */
+  reset(): void {
+    this.running.clear();
+    this.busy = 0;
+    this.reserved = 0;
+    this.#active = 0;
+  }
+
+  /**
+   * Take a delivery just received or reclaimed: hold it and run it.
+   *
+   * @param fetcher The fetch loop that took it.
+   * @param delivery The delivery.
+   */
+  begin(fetcher: Fetcher, delivery: Delivery): void {
+    const previous = this.#reservations.held.get(delivery.deliveryId);
+    if (previous !== undefined) {
+      // Reclaimed from ourselves (heartbeats did not get through in time).
+      // A run still going, or done and waiting for its ack, carries on with
+      // the fresh delivery instead of running the task a second time.
+      if (
+        previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
+        (this.running.has(previous) || previous.ackQueued)
+      ) {
+        previous.delivery = delivery;
+        this.#reservations.arm(delivery.reservationTimeout);
+        return;
+      }
+      this.#reservations.markLost(previous, "reservation-lost");
+    }
+    const execution = new Execution(this.#reservations, fetcher, delivery, this.epoch);
+    this.#reservations.held.set(delivery.deliveryId, execution);
+    this.busy++;
+    this.#active++;
+    this.#reservations.arm(delivery.reservationTimeout);
+    this.#execute(execution);
+  }
+
+  /**
+   * Run one delivery. Synchronous up to the action, so a synchronous action
+   * completes without a promise; everything after a failure is async.
+   */
+  #execute(execution: Execution): void {
+    const d = execution.delivery;
+    try {
+      if (d.malformed !== undefined) {
+        return this.#refuse(
+          execution,
+          "malformed",
+          new TaskRunnerError(`Malformed delivery ${d.deliveryId}: ${d.malformed}`),
+          undefined,
+        );
+      }
+      if (d.deliveryCount > this.#config.maxDeliveries) {
+        return this.#refuse(
+          execution,
+          "poison",
+          new TaskRunnerError(
+            `Task ${d.id} ('${d.name}') was delivered ${d.deliveryCount} times without completing (maxDeliveries ${this.#config.maxDeliveries})`,
+          ),
+          undefined,
+        );
+      }
+      const spec = this.#registry.get(d.name);
+      if (spec === undefined) {
+        this.#releaseSlot(execution);
+        this.#guard(execution, this.#unknownTask(execution));
+        return;
+      }
+      const decoded = decodePayload(d.body, this.#config.maxPayloadBytes);
+      if (!decoded.ok) {
+        return this.#refuse(execution, "invalid-payload", new PayloadValidationError(d.name, decoded.issues), undefined);
+      }
+      if (spec.schema !== undefined) {
+        this.#guard(execution, this.#validateThenInvoke(execution, spec, decoded.value));
+        return;
+      }
+      this.#invoke(execution, spec, decoded.value);
+    } catch (internal) {
+      this.#internalError(execution, internal);
+    }
+  }
+
+  async #validateThenInvoke(execution: Execution, spec: ResolvedTask, payload: unknown): Promise<void> {
+    const checked = await validateWithSchema(spec.schema!, payload);
+    if (!checked.ok) {
+      this.#releaseSlot(execution);
+      return await this.#deadLetter(
+        execution,
+        "invalid-payload",
+        new PayloadValidationError(execution.name, checked.issues),
+        payload,
+      );
+    }
+    this.#invoke(execution, spec, checked.value);
+  }
+
+  /** Dead-letter a delivery that cannot run at all. */
+  #refuse(execution: Execution, reason: DeadLetterReason, error: unknown, payload: unknown): void {
+    this.#releaseSlot(execution);
+    this.#guard(execution, this.#deadLetter(execution, reason, error, payload));
+  }
+
+  /** Call the action and route its outcome, without a promise when it returns synchronously. */
+  #invoke(execution: Execution, spec: ResolvedTask, payload: unknown): void {
+    this.running.add(execution);
+    const started = this.#clock.now();
+    let result: unknown;
+    let thenable: boolean;
+    try {
+      result = spec.action(payload, execution);
+      thenable = isThenable(result); // may throw for a hostile result (a revoked Proxy)
+    } catch (thrown) {
+      return this.#settle(execution, spec, payload, started, thrown);
+    }
+    if (spec.timeout !== undefined) {
+      const timeout = spec.timeout;
+      this.#withTimeout(result, execution, timeout).then(
+        (value) =>
+          this.#settle(
+            execution,
+            spec,
+            payload,
+            started,
+            value === TIMED_OUT ? new TaskTimeoutError(execution.name, timeout) : NO_ERROR,
+          ),
+        (thrown) => this.#settle(execution, spec, payload, started, thrown),
+      );
+    } else if (thenable) {
+      (result as PromiseLike<unknown>).then(
+        () => this.#settle(execution, spec, payload, started, NO_ERROR),
+        (thrown) => this.#settle(execution, spec, payload, started, thrown),
+      );
+    } else {
+      this.#settle(execution, spec, payload, started, NO_ERROR);
+    }
+  }
+
+  #settle(execution: Execution, spec: ResolvedTask, payload: unknown, started: number, error: unknown): void {
+    try {
+      this.running.delete(execution);
+      this.#releaseSlot(execution);
+      if (execution.lost || execution.abandoned) return this.finalize(execution);
+      if (error === NO_ERROR) {
+        execution.runTime = this.#clock.now() - started;
+        const wait = started - execution.delivery.readyAt;
+        execution.waitTime = wait > 0 ? wait : 0;
+        this.#acks.add(execution);
+        return;
+      }
+      this.#guard(execution, this.#failed(execution, spec, error, payload));
+    } catch (internal) {
+      this.#internalError(execution, internal);
+    }
+  }
+
+  /** Route an unexpected rejection of post-run work to the error path. */
+  #guard(execution: Execution, work: Promise<void>): void {
+    work.catch((internal) => this.#internalError(execution, internal));
+  }
+
+  /** A bug or an unhandled failure: report it and leave the delivery for reclaim rather than lose it. */
+  #internalError(execution: Execution, internal: unknown): void {
+    this.running.delete(execution);
+    this.#releaseSlot(execution);
+    this.#reporter.report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
+    this.#drop(execution);
+  }
+
+  #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        execution.abort(new TaskTimeoutError(execution.name, timeout));
+        resolve(TIMED_OUT);
+      }, timeout);
+      Promise.resolve(result).then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #failed(execution: Execution, spec: ResolvedTask, error: unknown, payload: unknown): Promise<void> {
+    const d = execution.delivery;
+    this.#collector.failed(d.name);
+    if (this.#emitter.has("failed")) {
+      this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
+    }
+    if (isUnrecoverable(error)) {
+      return await this.#deadLetter(execution, "unrecoverable", error, payload);
+    }
+    if (d.attempt >= spec.maxRetry) {
+      return await this.#deadLetter(execution, "max-retries", error, payload);
+    }
+    let delay: number;
+    try {
+      delay = computeBackoff(spec.backoff, d.attempt + 1, error);
+    } catch (backoffError) {
+      this.#reporter.report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
+      delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
+    }
+    await this.#retry(execution, delay, error);
+  }
+
+  async #unknownTask(execution: Execution): Promise<void> {
+    const d = execution.delivery;
+    const error = new UnknownTaskError(d.name);
+    if (d.attempt >= this.#config.unknownTaskMaxRetry) {
+      return await this.#deadLetter(execution, "unknown-task", error, undefined);
+    }
+    this.#logger.warn("Received a task whose name is not registered here; retrying later", {
+      id: d.id,
+      name: d.name,
+      attempt: d.attempt,
+    });
+    await this.#retry(execution, computeBackoff(this.#config.backoff, d.attempt + 1, error), error);
+  }
+
+  async #retry(execution: Execution, delay: number, error: unknown): Promise<void> {
+    const d = execution.delivery;
+    let ok: boolean;
+    try {
+      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
+    } catch (transportError) {
+      this.#reporter.transport("retry", transportError);
+      return this.#drop(execution);
+    }
+    if (ok) {
+      this.#collector.retried(d.name);
+      if (delay > 0) this.#promoter.wakeAt(this.#clock.now() + delay);
+      if (this.#emitter.has("retrying")) {
+        this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
+      }
+    } else {
+      this.#reservations.markLost(execution, "refused");
+    }
+    this.finalize(execution);
+  }
+
+  async #deadLetter(
+    execution: Execution,
+    reason: DeadLetterReason,
+    error: unknown,
+    payload: unknown,
+  ): Promise<void> {
+    const d = execution.delivery;
+    const failure = failureOf(error);
+    let ok: boolean;
+    try {
+      ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
+    } catch (transportError) {
+      this.#reporter.transport("deadLetter", transportError);
+      return this.#drop(execution);
+    }
+    if (!ok) {
+      this.#reservations.markLost(execution, "refused");
+      return this.finalize(execution);
+    }
+    this.#collector.dead(d.name === "" ? "(malformed)" : d.name);
+    this.#logger.warn("Task dead-lettered", { id: d.id, name: d.name, reason, error: failure.message });
+    const attempt = d.attempt + 1;
+    if (this.#emitter.has("dead")) {
+      this.#emitter.emit("dead", { id: d.id, name: d.name, attempt, reason, error, failure });
+    }
+    // The delivery is settled; the handler is user code, bounded by the shutdown grace period.
+    this.finalize(execution);
+    const handler = this.#config.failedTaskHandler;
+    if (handler === undefined) return;
+    const call = (async () => {
+      try {
+        await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
+      } catch (handlerError) {
+        this.#reporter.threw(
+          "failedTaskHandler threw",
+          { id: d.id, name: d.name },
+          handlerError,
+          `failedTaskHandler threw for task ${d.id}`,
+        );
+      }
+    })();
+    this.handlerCalls.add(call);
+    await call;
+    this.handlerCalls.delete(call);
+  }
+
+  #releaseSlot(execution: Execution): void {
+    if (!execution.slotHeld) return;
+    execution.slotHeld = false;
+    if (execution.epoch !== this.epoch) return;
+    this.busy--;
+    this.wakeSlotWaiter();
+  }
+
+  /** Wake the fetch loops waiting for a free slot. */
+  wakeSlotWaiter(): void {
+    const gate = this.#slotGate;
+    if (gate !== null) {
+      this.#slotGate = null;
+      gate.resolve();
+    }
+  }
+
+  /** Done with a delivery: stop heartbeating it and count it out. */
+  finalize(execution: Execution): void {
+    if (execution.finalized) return;
+    execution.finalized = true;
+    if (execution.epoch !== this.epoch) return;
+    this.#reservations.release(execution);
+    this.#active--;
+    if (this.#active === 0 && this.#idleWaiter !== null) {
+      const wake = this.#idleWaiter;
+      this.#idleWaiter = null;
+      wake();
+    }
+  }
+
+  /** Give a delivery up without completing it: another runner reclaims it later. */
+  #drop(execution: Execution): void {
+    this.finalize(execution);
+  }
+
+  /**
+   * Shutdown grace period over: abort a running action and leave its
+   * delivery for reclaim.
+   *
+   * @param execution The running execution.
+   * @param reason The abort reason.
+   */
+  abandon(execution: Execution, reason: ShutdownError): void {
+    execution.abandoned = true;
+    execution.abort(reason);
+    this.running.delete(execution);
+    this.#releaseSlot(execution);
+    this.finalize(execution);
+  }
+
+  /**
+   * Wait until every execution is finished with.
+   *
+   * @returns Resolves once none is active.
+   */
+  whenIdle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#idleWaiter;
+      this.#idleWaiter = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function";
+}
