@@ -9,6 +9,7 @@
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
 import { type Fetcher, newFetcher } from "./_acks.ts";
+import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
@@ -33,11 +34,9 @@ import {
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type {
-  Delivery,
   MessageQueue,
   NewTask,
 } from "./queue.ts";
-import { transportBackoff } from "./retry.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
 import type { RunnerStats } from "./stats.ts";
 import {
@@ -127,6 +126,7 @@ export class TaskRunner implements AsyncDisposable {
   #detachSignal: (() => void) | null = null;
 
   #workers: Workers;
+  #fetching: Fetching;
 
   #reservations: Reservations;
   #promoter: DelayedPromoter;
@@ -176,6 +176,16 @@ export class TaskRunner implements AsyncDisposable {
       this.#reporter,
       () => this.#state === "stopping",
     );
+    this.#fetching = new Fetching({
+      queue,
+      config: this.#config,
+      registry: this.#registry,
+      reporter: this.#reporter,
+      instance: this.#instance,
+      workers: this.#workers,
+      reservations: this.#reservations,
+      isRunning: () => this.#state === "running",
+    });
   }
 
   /** The transport this runner uses. */
@@ -392,9 +402,9 @@ export class TaskRunner implements AsyncDisposable {
     this.#statsReporter.reset();
     this.#state = "running";
     this.#loops = [];
-    for (const fetcher of this.#fetchers) this.#loops.push(this.#fetchLoop(fetcher));
+    for (const fetcher of this.#fetchers) this.#loops.push(this.#fetching.run(fetcher, this.#run.signal));
     this.#loops.push(this.#promoter.run(this.#run.signal));
-    this.#loops.push(this.#every(() => this.#reclaimInterval(), () => this.#reclaimPass()));
+    this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#fetchers[0])));
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
     if (signal) {
@@ -519,63 +529,6 @@ export class TaskRunner implements AsyncDisposable {
     return spec;
   }
 
-  // ---------------------------------------------------------------- consuming
-
-  async #fetchLoop(fetcher: Fetcher): Promise<void> {
-    const config = this.#config;
-    const signal = this.#run.signal;
-    const workers = this.#workers;
-    let failures = 0;
-    while (!signal.aborted) {
-      if (this.#instance.paused) {
-        await this.#instance.whenResumed();
-        continue;
-      }
-      const free = config.numWorkers - workers.busy - workers.reserved;
-      if (free <= 0) {
-        await workers.whenSlotFreed();
-        continue;
-      }
-      const stalled = this.#reservations.stalledFor(fetcher);
-      if (stalled > 0) {
-        // Acks or heartbeats are not getting through: new work would only
-        // add duplicates once its reservations lapse. Wait for the path to heal.
-        await this.#rest(stalled);
-        continue;
-      }
-      const count = free < config.batchSize ? free : config.batchSize;
-      workers.reserved += count;
-      let deliveries: Delivery[];
-      try {
-        deliveries = await this.#queue.receive(fetcher.consumer, {
-          count,
-          block: config.blockDuration,
-          signal: this.#instance.fetchSignal,
-        });
-        failures = 0;
-      } catch (error) {
-        workers.reserved -= count;
-        if (signal.aborted) break;
-        if (this.#instance.paused) continue;
-        failures++;
-        this.#reporter.transport("receive", error);
-        await this.#rest(transportBackoff(failures));
-        continue;
-      }
-      workers.reserved -= count;
-      for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
-    }
-  }
-
-  /** Sleep on the runner clock; returns early (without throwing) on shutdown. */
-  async #rest(ms: number): Promise<void> {
-    try {
-      await sleep(this.#clock, ms, this.#run.signal);
-    } catch {
-      // shutdown
-    }
-  }
-
   /** Wait for `promise`, at most `ms` on the runner clock. */
   async #within(promise: Promise<unknown>, ms: number): Promise<void> {
     if (ms <= 0) return;
@@ -606,58 +559,6 @@ export class TaskRunner implements AsyncDisposable {
       } catch (error) {
         this.#reporter.report(error instanceof Error ? error : new TaskRunnerError("Periodic work failed", { cause: error }));
       }
-    }
-  }
-
-  #reclaimInterval(): number {
-    let shortest = this.#config.reservationTimeout;
-    for (const spec of this.#registry.values()) {
-      if (spec.reservationTimeout < shortest) shortest = spec.reservationTimeout;
-    }
-    return Math.max(5, Math.floor(shortest / 2));
-  }
-
-  /**
-   * Take over deliveries whose consumer stopped heartbeating, up to the free
-   * slots. Slots set aside for a receive call waiting on an empty queue are
-   * counted as free here, or a quiet runner would never reclaim: if that
-   * receive then returns work too, the runner runs up to `batchSize` tasks
-   * over `numWorkers` for a moment.
-   */
-  async #reclaimPass(): Promise<void> {
-    if (this.#instance.paused || this.#state !== "running") return;
-    const free = this.#config.numWorkers - this.#workers.busy;
-    if (free <= 0) return;
-    const count = free < this.#config.batchSize ? free : this.#config.batchSize;
-    const fetcher = this.#fetchers[0];
-    let result;
-    try {
-      result = await this.#queue.reclaim(fetcher.consumer, count);
-    } catch (error) {
-      this.#reporter.transport("reclaim", error);
-      return;
-    }
-    for (const deliveryId of result.lost) {
-      this.#logger.error("A pending task's stored entry is gone (deleted outside the library)", { deliveryId });
-      if (this.#emitter.has("lost")) {
-        this.#emitter.emit("lost", { deliveryId, id: null, name: null, reason: "entry-missing" });
-      }
-    }
-    for (const delivery of result.deliveries) {
-      this.#logger.info("Reclaimed a task from a stalled consumer", {
-        id: delivery.id,
-        name: delivery.name,
-        deliveryCount: delivery.deliveryCount,
-      });
-      if (this.#emitter.has("reclaimed")) {
-        this.#emitter.emit("reclaimed", {
-          id: delivery.id,
-          name: delivery.name,
-          deliveryId: delivery.deliveryId,
-          deliveryCount: delivery.deliveryCount,
-        });
-      }
-      this.#workers.begin(fetcher, delivery);
     }
   }
 }

@@ -1,0 +1,196 @@
+/**
+ * The fetch loops of a runner: each receives deliveries as its consumer, up
+ * to the free worker slots, and hands them to the workers; plus the reclaim
+ * pass, which takes over deliveries whose consumer stopped heartbeating.
+ *
+ * @module
+ */
+
+import type { Fetcher } from "./_acks.ts";
+import { type Clock, sleep } from "./clock.ts";
+import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
+import type { Emitter, RunnerEvents } from "./events.ts";
+import type { InstanceRegistration } from "./_instance.ts";
+import type { Logger } from "./logger.ts";
+import type { Delivery, MessageQueue } from "./queue.ts";
+import type { Reporter } from "./_report.ts";
+import type { Reservations } from "./_reservations.ts";
+import { transportBackoff } from "./retry.ts";
+import type { Workers } from "./_worker.ts";
+
+/** Everything the fetch loops of one runner work with. */
+export interface FetchingDeps {
+  /** The transport. */
+  queue: MessageQueue;
+  /** The runner's resolved options. */
+  config: ResolvedRunnerConfig;
+  /** The registered tasks, by name (their reservations set the reclaim period). */
+  registry: Map<string, ResolvedTask>;
+  /** Where failures and events go. */
+  reporter: Reporter;
+  /** Registration and pause state. */
+  instance: InstanceRegistration;
+  /** The worker slots. */
+  workers: Workers;
+  /** The held deliveries (whether acks and heartbeats get through). */
+  reservations: Reservations;
+  /** Whether the runner is running. */
+  isRunning: () => boolean;
+}
+
+/** Receives and reclaims deliveries for one runner. */
+export class Fetching {
+  #queue: MessageQueue;
+  #config: ResolvedRunnerConfig;
+  #clock: Clock;
+  #logger: Logger;
+  #registry: Map<string, ResolvedTask>;
+  #reporter: Reporter;
+  #emitter: Emitter<RunnerEvents>;
+  #instance: InstanceRegistration;
+  #workers: Workers;
+  #reservations: Reservations;
+  #isRunning: () => boolean;
+
+  /**
+   * Create the fetch loops' shared state.
+   *
+   * @param deps What they work with.
+   */
+  constructor(deps: FetchingDeps) {
+    this.#queue = deps.queue;
+    this.#config = deps.config;
+    this.#clock = deps.config.clock;
+    this.#logger = deps.config.logger;
+    this.#registry = deps.registry;
+    this.#reporter = deps.reporter;
+    this.#emitter = deps.reporter.emitter;
+    this.#instance = deps.instance;
+    this.#workers = deps.workers;
+    this.#reservations = deps.reservations;
+    this.#isRunning = deps.isRunning;
+  }
+
+  /**
+   * Receive and run deliveries as `fetcher` until `signal` aborts, never
+   * taking more than the free worker slots; holds off while paused, and
+   * while acks or heartbeats are not getting through.
+   *
+   * @param fetcher The fetch loop's consumer.
+   * @param signal Aborted on shutdown.
+   * @returns Resolves when the loop has ended.
+   */
+  async run(fetcher: Fetcher, signal: AbortSignal): Promise<void> {
+    const config = this.#config;
+    const workers = this.#workers;
+    let failures = 0;
+    while (!signal.aborted) {
+      if (this.#instance.paused) {
+        await this.#instance.whenResumed();
+        continue;
+      }
+      const free = config.numWorkers - workers.busy - workers.reserved;
+      if (free <= 0) {
+        await workers.whenSlotFreed();
+        continue;
+      }
+      const stalled = this.#reservations.stalledFor(fetcher);
+      if (stalled > 0) {
+        // Acks or heartbeats are not getting through: new work would only
+        // add duplicates once its reservations lapse. Wait for the path to heal.
+        await this.#rest(stalled, signal);
+        continue;
+      }
+      const count = free < config.batchSize ? free : config.batchSize;
+      workers.reserved += count;
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.#queue.receive(fetcher.consumer, {
+          count,
+          block: config.blockDuration,
+          signal: this.#instance.fetchSignal,
+        });
+        failures = 0;
+      } catch (error) {
+        workers.reserved -= count;
+        if (signal.aborted) break;
+        if (this.#instance.paused) continue;
+        failures++;
+        this.#reporter.transport("receive", error);
+        await this.#rest(transportBackoff(failures), signal);
+        continue;
+      }
+      workers.reserved -= count;
+      for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
+    }
+  }
+
+  /** Sleep on the runner clock; returns early (without throwing) on shutdown. */
+  async #rest(ms: number, signal: AbortSignal): Promise<void> {
+    try {
+      await sleep(this.#clock, ms, signal);
+    } catch {
+      // shutdown
+    }
+  }
+
+  /**
+   * How often to look for deliveries to reclaim: half the shortest
+   * reservation of the registered tasks, at least 5 ms.
+   *
+   * @returns The period in ms.
+   */
+  reclaimInterval(): number {
+    let shortest = this.#config.reservationTimeout;
+    for (const spec of this.#registry.values()) {
+      if (spec.reservationTimeout < shortest) shortest = spec.reservationTimeout;
+    }
+    return Math.max(5, Math.floor(shortest / 2));
+  }
+
+  /**
+   * Take over deliveries whose consumer stopped heartbeating, up to the free
+   * slots. Slots set aside for a receive call waiting on an empty queue are
+   * counted as free here, or a quiet runner would never reclaim: if that
+   * receive then returns work too, the runner runs up to `batchSize` tasks
+   * over `numWorkers` for a moment.
+   *
+   * @param fetcher The consumer to take them as.
+   * @returns Resolves when done (failures are reported).
+   */
+  async reclaim(fetcher: Fetcher): Promise<void> {
+    if (this.#instance.paused || !this.#isRunning()) return;
+    const free = this.#config.numWorkers - this.#workers.busy;
+    if (free <= 0) return;
+    const count = free < this.#config.batchSize ? free : this.#config.batchSize;
+    let result;
+    try {
+      result = await this.#queue.reclaim(fetcher.consumer, count);
+    } catch (error) {
+      this.#reporter.transport("reclaim", error);
+      return;
+    }
+    for (const deliveryId of result.lost) {
+      this.#logger.error("A pending task's stored entry is gone (deleted outside the library)", { deliveryId });
+      if (this.#emitter.has("lost")) {
+        this.#emitter.emit("lost", { deliveryId, id: null, name: null, reason: "entry-missing" });
+      }
+    }
+    for (const delivery of result.deliveries) {
+      this.#logger.info("Reclaimed a task from a stalled consumer", {
+        id: delivery.id,
+        name: delivery.name,
+        deliveryCount: delivery.deliveryCount,
+      });
+      if (this.#emitter.has("reclaimed")) {
+        this.#emitter.emit("reclaimed", {
+          id: delivery.id,
+          name: delivery.name,
+          deliveryId: delivery.deliveryId,
+          deliveryCount: delivery.deliveryCount,
+        });
+      }
+      this.#workers.begin(fetcher, delivery);
+    }
+  }
+}
