@@ -1,7 +1,8 @@
 /**
  * The worker slots of a runner and the run of one delivery: refusing what
  * cannot run (malformed, poison, invalid payload), the action with its
- * timeout, and the outcome: ack, retry with backoff, or dead letter.
+ * timeout, and its outcome: an ack, or the failure path (retry or dead
+ * letter, in `_failures.ts`).
  *
  * Synchronous from the delivery to the action, so a synchronous action
  * completes without a promise.
@@ -18,17 +19,14 @@ import {
   type ShutdownError,
   TaskRunnerError,
   TaskTimeoutError,
-  UnknownTaskError,
 } from "./errors.ts";
-import type { Emitter, RunnerEvents } from "./events.ts";
 import { Execution } from "./_execution.ts";
+import { Failures } from "./_failures.ts";
 import { type Gate, newGate } from "./_gate.ts";
-import type { Logger } from "./logger.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
 import type { DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
-import { failureOf, isUnrecoverable, type Reporter } from "./_report.ts";
+import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import { computeBackoff, DEFAULT_BACKOFF } from "./retry.ts";
 import type { StatsCollector } from "./stats.ts";
 import { validateWithSchema } from "./task.ts";
 
@@ -64,21 +62,17 @@ export class Workers {
   /** Actions in progress. */
   readonly running: Set<Execution> = new Set();
   /** failedTaskHandler calls in progress (waited for within the grace period). */
-  readonly handlerCalls: Set<Promise<void>> = new Set();
+  readonly handlerCalls: Set<Promise<void>>;
   /** Incremented by every start(): work of an earlier run never touches the counters of a later one. */
   epoch = 0;
 
-  #queue: MessageQueue;
   #config: ResolvedRunnerConfig;
   #clock: Clock;
-  #logger: Logger;
   #registry: Map<string, ResolvedTask>;
   #reporter: Reporter;
-  #emitter: Emitter<RunnerEvents>;
-  #collector: StatsCollector;
   #reservations: Reservations;
-  #promoter: DelayedPromoter;
   #acks: AckBatcher;
+  #failures: Failures;
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
   #slotGate: Gate | null = null;
   /** Executions not yet finished with (ack/retry/dead-letter pending). */
@@ -91,16 +85,11 @@ export class Workers {
    * @param deps What they work with.
    */
   constructor(deps: WorkersDeps) {
-    this.#queue = deps.queue;
     this.#config = deps.config;
     this.#clock = deps.config.clock;
-    this.#logger = deps.config.logger;
     this.#registry = deps.registry;
     this.#reporter = deps.reporter;
-    this.#emitter = deps.reporter.emitter;
-    this.#collector = deps.collector;
     this.#reservations = deps.reservations;
-    this.#promoter = deps.promoter;
     this.#acks = new AckBatcher(
       deps.queue,
       this.#clock,
@@ -110,6 +99,16 @@ export class Workers {
       deps.isRunning,
       (execution) => this.finalize(execution),
     );
+    this.#failures = new Failures(
+      deps.queue,
+      deps.config,
+      deps.reporter,
+      deps.collector,
+      deps.reservations,
+      deps.promoter,
+      (execution) => this.finalize(execution),
+    );
+    this.handlerCalls = this.#failures.handlerCalls;
   }
 
   /**
@@ -187,7 +186,7 @@ export class Workers {
       const spec = this.#registry.get(d.name);
       if (spec === undefined) {
         this.#releaseSlot(execution);
-        this.#guard(execution, this.#unknownTask(execution));
+        this.#guard(execution, this.#failures.unknownTask(execution));
         return;
       }
       const decoded = decodePayload(d.body, this.#config.maxPayloadBytes);
@@ -208,7 +207,7 @@ export class Workers {
     const checked = await validateWithSchema(spec.schema!, payload);
     if (!checked.ok) {
       this.#releaseSlot(execution);
-      return await this.#deadLetter(
+      return await this.#failures.deadLetter(
         execution,
         "invalid-payload",
         new PayloadValidationError(execution.name, checked.issues),
@@ -221,7 +220,7 @@ export class Workers {
   /** Dead-letter a delivery that cannot run at all. */
   #refuse(execution: Execution, reason: DeadLetterReason, error: unknown, payload: unknown): void {
     this.#releaseSlot(execution);
-    this.#guard(execution, this.#deadLetter(execution, reason, error, payload));
+    this.#guard(execution, this.#failures.deadLetter(execution, reason, error, payload));
   }
 
   /** Call the action and route its outcome, without a promise when it returns synchronously. */
@@ -271,7 +270,7 @@ export class Workers {
         this.#acks.add(execution);
         return;
       }
-      this.#guard(execution, this.#failed(execution, spec, error, payload));
+      this.#guard(execution, this.#failures.failed(execution, spec, error, payload));
     } catch (internal) {
       this.#internalError(execution, internal);
     }
@@ -307,109 +306,6 @@ export class Workers {
         },
       );
     });
-  }
-
-  async #failed(execution: Execution, spec: ResolvedTask, error: unknown, payload: unknown): Promise<void> {
-    const d = execution.delivery;
-    this.#collector.failed(d.name);
-    if (this.#emitter.has("failed")) {
-      this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
-    }
-    if (isUnrecoverable(error)) {
-      return await this.#deadLetter(execution, "unrecoverable", error, payload);
-    }
-    if (d.attempt >= spec.maxRetry) {
-      return await this.#deadLetter(execution, "max-retries", error, payload);
-    }
-    let delay: number;
-    try {
-      delay = computeBackoff(spec.backoff, d.attempt + 1, error);
-    } catch (backoffError) {
-      this.#reporter.report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
-      delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
-    }
-    await this.#retry(execution, delay, error);
-  }
-
-  async #unknownTask(execution: Execution): Promise<void> {
-    const d = execution.delivery;
-    const error = new UnknownTaskError(d.name);
-    if (d.attempt >= this.#config.unknownTaskMaxRetry) {
-      return await this.#deadLetter(execution, "unknown-task", error, undefined);
-    }
-    this.#logger.warn("Received a task whose name is not registered here; retrying later", {
-      id: d.id,
-      name: d.name,
-      attempt: d.attempt,
-    });
-    await this.#retry(execution, computeBackoff(this.#config.backoff, d.attempt + 1, error), error);
-  }
-
-  async #retry(execution: Execution, delay: number, error: unknown): Promise<void> {
-    const d = execution.delivery;
-    let ok: boolean;
-    try {
-      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
-    } catch (transportError) {
-      this.#reporter.transport("retry", transportError);
-      return this.#drop(execution);
-    }
-    if (ok) {
-      this.#collector.retried(d.name);
-      if (delay > 0) this.#promoter.wakeAt(this.#clock.now() + delay);
-      if (this.#emitter.has("retrying")) {
-        this.#emitter.emit("retrying", { id: d.id, name: d.name, attempt: d.attempt + 1, delay, error });
-      }
-    } else {
-      this.#reservations.markLost(execution, "refused");
-    }
-    this.finalize(execution);
-  }
-
-  async #deadLetter(
-    execution: Execution,
-    reason: DeadLetterReason,
-    error: unknown,
-    payload: unknown,
-  ): Promise<void> {
-    const d = execution.delivery;
-    const failure = failureOf(error);
-    let ok: boolean;
-    try {
-      ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
-    } catch (transportError) {
-      this.#reporter.transport("deadLetter", transportError);
-      return this.#drop(execution);
-    }
-    if (!ok) {
-      this.#reservations.markLost(execution, "refused");
-      return this.finalize(execution);
-    }
-    this.#collector.dead(d.name === "" ? "(malformed)" : d.name);
-    this.#logger.warn("Task dead-lettered", { id: d.id, name: d.name, reason, error: failure.message });
-    const attempt = d.attempt + 1;
-    if (this.#emitter.has("dead")) {
-      this.#emitter.emit("dead", { id: d.id, name: d.name, attempt, reason, error, failure });
-    }
-    // The delivery is settled; the handler is user code, bounded by the shutdown grace period.
-    this.finalize(execution);
-    const handler = this.#config.failedTaskHandler;
-    if (handler === undefined) return;
-    const call = (async () => {
-      try {
-        await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
-      } catch (handlerError) {
-        this.#reporter.threw(
-          "failedTaskHandler threw",
-          { id: d.id, name: d.name },
-          handlerError,
-          `failedTaskHandler threw for task ${d.id}`,
-        );
-      }
-    })();
-    this.handlerCalls.add(call);
-    await call;
-    this.handlerCalls.delete(call);
   }
 
   #releaseSlot(execution: Execution): void {
