@@ -36,15 +36,15 @@ export class FaultProxy {
    * @returns The running proxy.
    */
   static async start(targetPort: number): Promise<FaultProxy> {
-    let proxy: FaultProxy | undefined;
-    const server = net.createServer((client) => proxy!.#accept(client, targetPort));
+    const holder: { proxy?: FaultProxy } = {};
+    const server = net.createServer((client) => holder.proxy!.#accept(client, targetPort));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
     });
     const address = server.address() as net.AddressInfo;
-    proxy = new FaultProxy(server, address.port);
-    return proxy;
+    holder.proxy = new FaultProxy(server, address.port);
+    return holder.proxy;
   }
 
   /** Current mode. */

@@ -298,7 +298,7 @@ for (const name of ["dead", "reclaimed", "lost", "error", "retrying"]) {
 }
 
 let stopping: Promise<void> | null = null;
-async function stop(): Promise<void> {
+function stop(): Promise<void> {
   stopping ??= (async () => {
     const t0 = Date.now();
     emit({ ev: "stopping" });

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { RedisProcess, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
+import { RedisProcess, figure, percentile, uniquePrefix } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
 import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range } from "./_util.ts";
