@@ -201,8 +201,8 @@ function observed(queue: MessageQueue): MessageQueue {
             emit({ ev: "failing", id: delivery.id, op, when: "before" });
             await new Promise(() => {});
           }
-          const out = await (value as (...a: unknown[]) => Promise<boolean>).call(target, consumer, delivery, ...rest);
-          emit({ ev: "failing", id: delivery.id, op, when: "after", ok: out });
+          const out = await (value as (...a: unknown[]) => Promise<unknown>).call(target, consumer, delivery, ...rest);
+          emit({ ev: "failing", id: delivery.id, op, when: "after", ok: Boolean(out) });
           await new Promise(() => {});
           return out;
         };
