@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { RedisProcess, figure, percentile, uniquePrefix } from "./_harness.ts";
+import { RedisProcess, delay, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
 import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range } from "./_util.ts";
@@ -134,6 +134,13 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         await fleet.spawn({ numWorkers: 4, label: "b" });
         await fleet.settled(ids, 30_000);
         const dead = await fleet.deadLetters();
+        // A handler call stranded by a kill is taken over by a surviving runner: give it time, then
+        // a little more so that an extra call would show.
+        await waitFor("a failed-handler call for every dead task", () => {
+          const called = new Set(fleet.records().flatMap((r) => (r.ev === "failed-handler" ? [r.id] : [])));
+          return dead.every((d) => called.has(d.id));
+        }, 15_000, 50).catch(() => {/* asserted below */});
+        await delay(RESERVATION * 2);
         const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
         assertNoLoss(outcome);
         assertFenced(outcome);
