@@ -101,8 +101,10 @@ export { type LogFields, type Logger, silentLogger } from "./src/logger.ts";
 export type { StandardSchemaV1 } from "./src/schema.ts";
 export {
   type AddResult,
+  type ClaimFailedHandlersOptions,
   type Consumer,
   type DeadLetter,
+  type DeadLetterOptions,
   type DeadLetterPage,
   type DeadLetterReason,
   type Delivery,

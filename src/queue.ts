@@ -200,6 +200,33 @@ export interface DeadLetter {
   failedAt: number;
 }
 
+/** Options for {@linkcode MessageQueue.deadLetter}. */
+export interface DeadLetterOptions {
+  /**
+   * Record, in the same atomic step, a pending failed-task-handler call for
+   * the new dead letter, leased to the calling consumer for this many
+   * milliseconds (measured on the transport's clock). The engine calls the
+   * handler and then {@linkcode MessageQueue.completeFailedHandler}; if the
+   * caller dies in between, another consumer takes the call over with
+   * {@linkcode MessageQueue.claimFailedHandlers} once the lease has expired.
+   * 0 or absent: no handler call is pending (runners without a
+   * `failedTaskHandler`).
+   * @default 0
+   */
+  handlerLease?: number;
+}
+
+/** Options for {@linkcode MessageQueue.claimFailedHandlers}. */
+export interface ClaimFailedHandlersOptions {
+  /**
+   * Lease given to each claimed handler call, in milliseconds (transport
+   * clock): nobody else may claim it before the lease expires.
+   */
+  lease: number;
+  /** Maximum number of handler calls to claim (>= 1). */
+  count: number;
+}
+
 /** A page of dead letters, oldest first. */
 export interface DeadLetterPage {
   /** Dead letters of this page, oldest first. */
@@ -348,16 +375,34 @@ export interface MessageQueue {
 
   /**
    * In one atomic step, complete `delivery`, release its unique lock and
-   * record it in the dead-letter store with `reason` and `error`. Refused
-   * (false) unless `consumer` still owns it; true is returned to exactly one
-   * caller per delivery, so the engine calls the failed-task handler once.
+   * record it in the dead-letter store with `reason` and `error` (and, with
+   * `options.handlerLease`, a pending failed-task-handler call leased to
+   * `consumer`). Refused (false) unless `consumer` still owns it; the new
+   * dead letter's id (a non-empty string) is returned to exactly one caller
+   * per delivery, so the engine calls the failed-task handler once.
    */
   deadLetter(
     consumer: Consumer,
     delivery: Delivery,
     reason: DeadLetterReason,
     error: FailureRecord,
-  ): Promise<boolean>;
+    options?: DeadLetterOptions,
+  ): Promise<string | false>;
+
+  /**
+   * Take over up to `count` pending failed-task-handler calls whose lease
+   * has expired (their consumer died before completing them), leasing each
+   * to `consumer` for `options.lease` ms from now. Concurrent callers never
+   * claim one call within the same lease. Returns the dead letters whose
+   * handler the caller must now run, then complete.
+   */
+  claimFailedHandlers(consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]>;
+
+  /**
+   * Mark the failed-task-handler call of a dead letter done: it is never
+   * claimed again. Idempotent (no pending call, or no such id, is fine).
+   */
+  completeFailedHandler(deadLetterId: string): Promise<void>;
 
   /**
    * Extend the reservations of everything `consumer` holds in `deliveries`
@@ -405,11 +450,15 @@ export interface MessageQueue {
   /** Fetch one dead letter; null if there is no such id. */
   getDeadLetter(deadLetterId: string): Promise<DeadLetter | null>;
   /**
-   * Atomically remove a dead letter and add its task again (attempt 0,
-   * ready at once, same task id). Returns false if there was no such id.
+   * Atomically remove a dead letter (and its pending handler call) and add
+   * its task again (attempt 0, ready at once, same task id). Returns false
+   * if there was no such id.
    */
   replayDeadLetter(deadLetterId: string): Promise<boolean>;
-  /** Remove a dead letter. Returns false if there was no such id. */
+  /**
+   * Remove a dead letter and its pending handler call. Returns false if
+   * there was no such id.
+   */
   deleteDeadLetter(deadLetterId: string): Promise<boolean>;
 
   /** Add a batch of statistics to the fleet-wide totals. */

@@ -16,12 +16,17 @@ export interface DeadRecord {
 
 const ID = /^[1-9][0-9]*$/;
 
-/** Dead letters by id (a decimal sequence number), oldest first. */
+/**
+ * Dead letters by id (a decimal sequence number), oldest first, with their
+ * pending failed-handler calls.
+ */
 export class DeadLetterStore {
   #records = new Map<number, DeadRecord>();
   /** Ids in ascending order, for cursor pages. */
   #order: number[] = [];
   #next = 1;
+  /** Pending failed-handler calls: dead letter seq → lease expiry (epoch ms). */
+  #handlers = new Map<number, number>();
 
   /** Number of dead letters. */
   get size(): number {
@@ -42,14 +47,41 @@ export class DeadLetterStore {
     return ID.test(deadLetterId) ? this.#records.get(Number(deadLetterId)) : undefined;
   }
 
-  /** Remove a record; false when there was none. */
+  /** Remove a record and its pending handler call; false when there was none. */
   delete(deadLetterId: string): boolean {
     if (!this.get(deadLetterId)) return false;
     const seq = Number(deadLetterId);
     this.#records.delete(seq);
+    this.#handlers.delete(seq);
     const at = upperBound(this.#order, seq) - 1;
     if (this.#order[at] === seq) this.#order.splice(at, 1);
     return true;
+  }
+
+  /** Mark a handler call pending for `deadLetterId`, leased until `expiresAt`. */
+  leaseHandler(deadLetterId: string, expiresAt: number): void {
+    if (this.get(deadLetterId)) this.#handlers.set(Number(deadLetterId), expiresAt);
+  }
+
+  /**
+   * Up to `count` letters whose handler lease expired at or before `now`,
+   * earliest expiry first, each leased again until `now + lease`.
+   */
+  claimHandlers(now: number, lease: number, count: number): DeadLetter[] {
+    const due: Array<[number, number]> = [];
+    for (const [seq, expiresAt] of this.#handlers) if (expiresAt <= now) due.push([seq, expiresAt]);
+    due.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    const out: DeadLetter[] = [];
+    for (const [seq] of due.slice(0, Math.max(0, Math.floor(count)))) {
+      this.#handlers.set(seq, now + lease);
+      out.push(copyDeadLetter(this.#records.get(seq)!.letter));
+    }
+    return out;
+  }
+
+  /** Drop the pending handler call of `deadLetterId`, if any. */
+  completeHandler(deadLetterId: string): void {
+    if (ID.test(deadLetterId)) this.#handlers.delete(Number(deadLetterId));
   }
 
   /**

@@ -2,8 +2,10 @@ import { type Clock, systemClock } from "../../src/clock.ts";
 import { TransportError } from "../../src/errors.ts";
 import type {
   AddResult,
+  ClaimFailedHandlersOptions,
   Consumer,
   DeadLetter,
+  DeadLetterOptions,
   DeadLetterPage,
   DeadLetterReason,
   Delivery,
@@ -262,10 +264,11 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Complete `delivery`, release its unique lock and record it as a dead
    * letter with `reason` and `error`; its `attempt` counts the failed run
-   * that ended here.
+   * that ended here. With `options.handlerLease` > 0, a failed-handler call
+   * is marked pending, leased for that many ms.
    *
-   * @returns true to exactly one caller per delivery; false unless
-   *   `consumer` still owns it.
+   * @returns The new dead letter's id to exactly one caller per delivery;
+   *   false unless `consumer` still owns it.
    * @throws {TransportError} When the queue is closed.
    */
   deadLetter(
@@ -273,7 +276,8 @@ export class MemoryQueue implements MessageQueue {
     delivery: Delivery,
     reason: DeadLetterReason,
     error: FailureRecord,
-  ): Promise<boolean> {
+    options: DeadLetterOptions = {},
+  ): Promise<string | false> {
     return this.#run(() => {
       const now = this.#clock.now();
       const group = this.#stream.findGroup(consumer.group);
@@ -284,7 +288,7 @@ export class MemoryQueue implements MessageQueue {
       if (unique) this.#locks.release(unique.key, unique.token, now);
       const failure: FailureRecord = { name: error.name, message: error.message };
       if (error.stack !== undefined) failure.stack = error.stack;
-      this.#dead.add({
+      const deadLetterId = this.#dead.add({
         id: delivery.id,
         name: delivery.name,
         body: delivery.body,
@@ -297,7 +301,31 @@ export class MemoryQueue implements MessageQueue {
         reservationTimeout: delivery.reservationTimeout,
         ...(delivery.malformed !== undefined ? { malformed: delivery.malformed } : {}),
       });
-      return true;
+      const lease = options.handlerLease ?? 0;
+      if (lease > 0) this.#dead.leaseHandler(deadLetterId, now + lease);
+      return deadLetterId;
+    });
+  }
+
+  /**
+   * Lease up to `count` pending failed-handler calls whose lease expired
+   * (earliest expiry first) to the caller for `lease` ms.
+   *
+   * @returns Their dead letters.
+   * @throws {TransportError} When the queue is closed.
+   */
+  claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
+    return this.#run(() => this.#dead.claimHandlers(this.#clock.now(), options.lease, options.count));
+  }
+
+  /**
+   * Drop the pending failed-handler call of a dead letter. Idempotent.
+   *
+   * @throws {TransportError} When the queue is closed.
+   */
+  completeFailedHandler(deadLetterId: string): Promise<void> {
+    return this.#run(() => {
+      this.#dead.completeHandler(deadLetterId);
     });
   }
 
@@ -445,8 +473,8 @@ export class MemoryQueue implements MessageQueue {
   }
 
   /**
-   * Remove a dead letter and add its task again: attempt 0, ready at once,
-   * same task id, no unique lock.
+   * Remove a dead letter (and its pending handler call) and add its task
+   * again: attempt 0, ready at once, same task id, no unique lock.
    *
    * @returns false when there is no such id.
    * @throws {TransportError} When the queue is closed.
@@ -473,7 +501,7 @@ export class MemoryQueue implements MessageQueue {
   }
 
   /**
-   * Remove a dead letter.
+   * Remove a dead letter and its pending handler call.
    *
    * @returns false when there is no such id.
    * @throws {TransportError} When the queue is closed.

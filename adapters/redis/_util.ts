@@ -7,8 +7,33 @@
 import { ConfigError, TransportError } from "../../src/errors.ts";
 import type { DeliveryRef } from "../../src/queue.ts";
 
-/** A stream entry id as accepted from callers (dead-letter ids). */
-export const DEAD_ID: RegExp = /^\d{1,20}-\d{1,20}$/;
+const UINT64_MAX = "18446744073709551615";
+
+/** The largest stream entry id. */
+export const MAX_STREAM_ID = `${UINT64_MAX}-${UINT64_MAX}`;
+
+/**
+ * The canonical form of a stream entry id given by a caller (dead-letter
+ * ids, cursors): `<ms>-<seq>`, each part an unsigned 64-bit integer, without
+ * leading zeros. Ids Redis would answer with an error yield null, so they
+ * are refused before any command is sent.
+ *
+ * @param id The id given by a caller.
+ * @returns The canonical id, or null when `id` is not a valid stream id.
+ */
+export function streamId(id: string): string | null {
+  const m = /^(\d{1,40})-(\d{1,40})$/.exec(id);
+  if (m === null) return null;
+  const ms = uint64(m[1]);
+  const seq = uint64(m[2]);
+  return ms === null || seq === null ? null : `${ms}-${seq}`;
+}
+
+/** Decimal digits without leading zeros, or null above 2^64 - 1. */
+function uint64(digits: string): string | null {
+  const d = digits.replace(/^0+(?=\d)/, "");
+  return d.length < UINT64_MAX.length || (d.length === UINT64_MAX.length && d <= UINT64_MAX) ? d : null;
+}
 
 /**
  * Replace credentials in a Redis URL with `***`, so URLs can be logged.

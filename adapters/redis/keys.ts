@@ -10,6 +10,7 @@
  * | `{p:q}:stream` | stream | outstanding tasks (ready or in flight); consumer groups |
  * | `{p:q}:delayed` | sorted set | delayed tasks and retries, scored by due time (ms) |
  * | `{p:q}:dead` | stream | dead letters with reason and error |
+ * | `{p:q}:handlers` | sorted set | dead letter ids whose failed-task handler has not completed, scored by lease expiry (ms) |
  * | `{p:q}:unique:<key>` | string | unique lock: task id, token, taken-at, holdFor, ttl |
  * | `{p:q}:stats` | hash | fleet-wide counters, sums and histogram buckets |
  * | `{p:q}:instances` | sorted set | live runner instances, scored by expiry (ms) |
@@ -30,6 +31,8 @@ export interface QueueKeys {
   readonly stream: string;
   readonly delayed: string;
   readonly dead: string;
+  /** Pending failed-handler calls (dead letter ids by lease expiry). */
+  readonly handlers: string;
   readonly stats: string;
   readonly instances: string;
   readonly instanceInfo: string;
@@ -56,6 +59,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     stream: `${tag}:stream`,
     delayed: `${tag}:delayed`,
     dead: `${tag}:dead`,
+    handlers: `${tag}:handlers`,
     stats: `${tag}:stats`,
     instances: `${tag}:instances`,
     instanceInfo: `${tag}:instance-info`,

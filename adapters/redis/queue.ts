@@ -10,23 +10,25 @@ import process from "node:process";
 import { createClient } from "@redis/client";
 import { TransportError } from "../../src/errors.ts";
 import { type Logger, silentLogger } from "../../src/logger.ts";
-import {
-  type AddResult,
-  type Consumer,
-  type DeadLetter,
-  type DeadLetterPage,
-  type DeadLetterReason,
-  type Delivery,
-  type DeliveryRef,
-  type FailureRecord,
-  type InstanceInfo,
-  type MessageQueue,
-  type NewTask,
-  type PromoteResult,
-  type QueueCounts,
-  type ReceiveOptions,
-  type ReclaimResult,
-  type StatsDelta,
+import type {
+  AddResult,
+  ClaimFailedHandlersOptions,
+  Consumer,
+  DeadLetter,
+  DeadLetterOptions,
+  DeadLetterPage,
+  DeadLetterReason,
+  Delivery,
+  DeliveryRef,
+  FailureRecord,
+  InstanceInfo,
+  MessageQueue,
+  NewTask,
+  PromoteResult,
+  QueueCounts,
+  ReceiveOptions,
+  ReclaimResult,
+  StatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
 import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
@@ -37,9 +39,10 @@ import {
   checkName,
   checkPositive,
   chunks,
-  DEAD_ID,
   idRange,
+  MAX_STREAM_ID,
   redactRedisUrl,
+  streamId,
   withDeadline,
 } from "./_util.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
@@ -47,7 +50,9 @@ import {
   ackScript,
   addScript,
   countsScript,
+  claimFailedHandlersScript,
   deadLetterScript,
+  deleteDeadLetterScript,
   heartbeatScript,
   listInstancesScript,
   promoteScript,
@@ -71,6 +76,7 @@ const ALL_SCRIPTS = [
   promoteScript,
   pruneConsumersScript,
   countsScript,
+  claimFailedHandlersScript,
 ];
 
 /** Options of {@linkcode RedisStreamQueue}. */
@@ -526,14 +532,18 @@ export class RedisStreamQueue implements MessageQueue {
     return Number(reply) === 1;
   }
 
-  /** Complete, release the lock and record a dead letter, in one owner-checked script. */
+  /**
+   * Complete, release the lock and record a dead letter (and, with a
+   * handler lease, its pending handler call), in one owner-checked script.
+   */
   async deadLetter(
     consumer: Consumer,
     delivery: Delivery,
     reason: DeadLetterReason,
     error: FailureRecord,
-  ): Promise<boolean> {
-    const keys = [this.keys.stream, this.keys.dead];
+    options: DeadLetterOptions = {},
+  ): Promise<string | false> {
+    const keys = [this.keys.stream, this.keys.dead, this.keys.handlers];
     if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
     const reply = await this.#conn.eval(deadLetterScript, keys, [
       consumer.group,
@@ -542,10 +552,27 @@ export class RedisStreamQueue implements MessageQueue {
       String(delivery.deliveryCount),
       this.#deleteOnAck,
       delivery.unique?.token ?? "",
+      String(Math.max(0, Math.ceil(options.handlerLease ?? 0))),
       ...deadLetterFields(delivery, reason, error),
     ]);
     this.#held.delete(delivery.deliveryId);
-    return Number(reply) === 1;
+    return typeof reply === "string" && reply !== "" ? reply : false;
+  }
+
+  /** Lease expired pending handler calls to the caller, in one script (lease on Redis `TIME`). */
+  async claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
+    const reply = await this.#conn.eval(claimFailedHandlersScript, [this.keys.handlers, this.keys.dead], [
+      String(Math.max(1, Math.ceil(options.lease))),
+      String(Math.max(1, Math.floor(options.count))),
+    ]);
+    return rangeEntries(reply).map(([id, f]) => decodeDeadLetter(id, f));
+  }
+
+  /** Drop the pending handler call of a dead letter (ZREM; idempotent). */
+  async completeFailedHandler(deadLetterId: string): Promise<void> {
+    const id = streamId(deadLetterId);
+    if (id === null) return;
+    await this.#conn.send(this.keys.handlers, ["ZREM", this.keys.handlers, id]);
   }
 
   /** Extend every reservation the consumer holds, in one script per chunk. */
@@ -723,9 +750,9 @@ export class RedisStreamQueue implements MessageQueue {
   /** Dead letters, oldest first, after `cursor` (exclusive). */
   async listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
     const limit = Math.max(1, Math.min(10_000, Math.floor(options.limit)));
-    const cursor = options.cursor;
-    if (cursor != null && !DEAD_ID.test(cursor)) return { items: [], nextCursor: null };
-    const start = cursor == null ? "-" : `(${cursor}`;
+    const cursor = options.cursor == null ? null : streamId(options.cursor);
+    if (options.cursor != null && (cursor === null || cursor === MAX_STREAM_ID)) return { items: [], nextCursor: null };
+    const start = cursor === null ? "-" : `(${cursor}`;
     const reply = await this.#conn.send(this.keys.dead, [
       "XRANGE",
       this.keys.dead,
@@ -739,25 +766,28 @@ export class RedisStreamQueue implements MessageQueue {
     return { items, nextCursor: entries.length > limit ? items[items.length - 1].deadLetterId : null };
   }
 
-  /** One dead letter, or null. */
+  /** One dead letter, or null (also for an id that is not a stream id). */
   async getDeadLetter(deadLetterId: string): Promise<DeadLetter | null> {
-    if (!DEAD_ID.test(deadLetterId)) return null;
-    const reply = await this.#conn.send(this.keys.dead, ["XRANGE", this.keys.dead, deadLetterId, deadLetterId]);
+    const id = streamId(deadLetterId);
+    if (id === null) return null;
+    const reply = await this.#conn.send(this.keys.dead, ["XRANGE", this.keys.dead, id, id]);
     const [entry] = rangeEntries(reply);
     return entry ? decodeDeadLetter(entry[0], entry[1]) : null;
   }
 
-  /** Move a dead letter back into the queue (attempt 0, same task id), atomically. */
+  /** Move a dead letter back into the queue (attempt 0, same task id) and drop its handler call, atomically. */
   async replayDeadLetter(deadLetterId: string): Promise<boolean> {
-    if (!DEAD_ID.test(deadLetterId)) return false;
-    const r = await this.#conn.eval(replayDeadLetterScript, [this.keys.stream, this.keys.dead], [deadLetterId]);
+    const id = streamId(deadLetterId);
+    if (id === null) return false;
+    const r = await this.#conn.eval(replayDeadLetterScript, [this.keys.stream, this.keys.dead, this.keys.handlers], [id]);
     return Number(r) === 1;
   }
 
-  /** Remove a dead letter. */
+  /** Remove a dead letter and its pending handler call, atomically. */
   async deleteDeadLetter(deadLetterId: string): Promise<boolean> {
-    if (!DEAD_ID.test(deadLetterId)) return false;
-    const r = await this.#conn.send(this.keys.dead, ["XDEL", this.keys.dead, deadLetterId]);
+    const id = streamId(deadLetterId);
+    if (id === null) return false;
+    const r = await this.#conn.eval(deleteDeadLetterScript, [this.keys.dead, this.keys.handlers], [id]);
     return Number(r) === 1;
   }
 

@@ -179,7 +179,7 @@ export function deliverySpecs(spec: Spec): void {
       assert.equal(d.body, "");
       assert.equal(d.deliveryCount, 1);
       const error = { name: "MalformedEntry", message: d.malformed! };
-      assert.equal(await t.queue.deadLetter(t.c1, d, "malformed", error), true);
+      assert.equal(typeof await t.queue.deadLetter(t.c1, d, "malformed", error), "string");
       const page = await t.queue.listDeadLetters({ limit: 10 });
       assert.equal(page.items.length, 1);
       assert.equal(page.items[0].reason, "malformed");

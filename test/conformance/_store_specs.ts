@@ -29,7 +29,7 @@ async function deadLetters(t: SuiteContext, n: number): Promise<Delivery[]> {
   await t.queue.add(tasks);
   const got = await t.queue.receive(t.c1, { count: n, block: 0 });
   for (const d of got) {
-    assert.equal(await t.queue.deadLetter(t.c1, d, "max-retries", failure(`failed ${d.id}`)), true);
+    assert.equal(typeof await t.queue.deadLetter(t.c1, d, "max-retries", failure(`failed ${d.id}`)), "string");
   }
   return got;
 }
@@ -63,12 +63,14 @@ export function storeSpecs(spec: Spec): void {
       await t.queue.add([task]);
       const [d] = await t.queue.receive(t.c1, { count: 1, block: 0 });
       const failedAt = t.now();
-      assert.equal(await t.queue.deadLetter(t.c1, d, "max-retries", failure("card declined")), true);
+      const deadLetterId = await t.queue.deadLetter(t.c1, d, "max-retries", failure("card declined"));
       const { items, nextCursor } = await t.queue.listDeadLetters({ limit: 10 });
       assert.equal(nextCursor, null);
       assert.equal(items.length, 1);
       const [letter] = items;
       assert.equal(typeof letter.deadLetterId, "string");
+      assert.ok(letter.deadLetterId.length > 0);
+      assert.equal(deadLetterId, letter.deadLetterId, "deadLetter resolves to the new dead letter's id");
       assert.equal(letter.id, task.id);
       assert.equal(letter.name, "charge");
       assert.equal(letter.body, '{"amount":3}');
@@ -89,20 +91,21 @@ export function storeSpecs(spec: Spec): void {
       await t.queue.add([t.task()]);
       const [d] = await t.queue.receive(t.c1, { count: 1, block: 0 });
       const error = { name: "NonErrorThrown", message: "non-Error value thrown: 42" };
-      assert.equal(await t.queue.deadLetter(t.c1, d, "unrecoverable", error), true);
+      assert.equal(typeof await t.queue.deadLetter(t.c1, d, "unrecoverable", error), "string");
       const [letter] = (await t.queue.listDeadLetters({ limit: 1 })).items;
       assert.deepEqual(letter.error, error);
       assert.equal(letter.reason, "unrecoverable");
     });
 
-    spec("returns true to exactly one of two racing callers", async (t) => {
+    spec("returns the dead letter id to exactly one of two racing callers, false to the other", async (t) => {
       await t.queue.add([t.task()]);
       const [d] = await t.queue.receive(t.c1, { count: 1, block: 0 });
       const results = await Promise.all([
         t.queue.deadLetter(t.c1, d, "max-retries", failure("first")),
         t.queue.deadLetter(t.c1, d, "unrecoverable", failure("second")),
       ]);
-      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(results.filter((r) => typeof r === "string").length, 1);
+      assert.equal(results.filter((r) => r === false).length, 1);
       assert.equal((await t.queue.listDeadLetters({ limit: 10 })).items.length, 1);
       assert.equal((await t.queue.counts(GROUP)).dead, 1);
     });
@@ -115,13 +118,13 @@ export function storeSpecs(spec: Spec): void {
       const { deliveries: [again] } = await t.queue.reclaim(t.c1, 10);
       assert.equal(await t.queue.deadLetter(t.c1, d, "max-retries", failure("x")), false);
       assert.equal((await t.queue.counts(GROUP)).dead, 0);
-      assert.equal(await t.queue.deadLetter(t.c1, again, "poison", failure("x")), true);
+      assert.equal(typeof await t.queue.deadLetter(t.c1, again, "poison", failure("x")), "string");
     });
 
     spec("releases the task's unique lock", async (t) => {
       await t.queue.add([t.task({ unique: t.lock("dead-key") })]);
       const [d] = await t.queue.receive(t.c1, { count: 1, block: 0 });
-      assert.equal(await t.queue.deadLetter(t.c1, d, "max-retries", failure("x")), true);
+      assert.equal(typeof await t.queue.deadLetter(t.c1, d, "max-retries", failure("x")), "string");
       assert.equal((await t.queue.add([t.task({ unique: t.lock("dead-key") })]))[0].ok, true);
     });
 
@@ -202,6 +205,37 @@ export function storeSpecs(spec: Spec): void {
       assert.deepEqual((await t.queue.listDeadLetters({ limit: 10 })).items, [second]);
       assert.equal((await t.queue.counts(GROUP)).dead, 1);
       assert.equal((await t.queue.counts(GROUP)).waiting, 0);
+    });
+
+    spec("answers ids that are not dead-letter ids with null or false, never an error", async (t) => {
+      await deadLetters(t, 1);
+      const bad = [
+        "abc",
+        "",
+        "-",
+        "+",
+        "1-",
+        "-1",
+        "1-2-3",
+        " 1-0",
+        "99999999999999999999",
+        "99999999999999999999-0",
+        "0-99999999999999999999",
+        "18446744073709551616-0",
+        "18446744073709551615-18446744073709551615",
+      ];
+      for (const id of bad) {
+        assert.equal(await t.queue.getDeadLetter(id), null, `getDeadLetter(${JSON.stringify(id)})`);
+        assert.equal(await t.queue.replayDeadLetter(id), false, `replayDeadLetter(${JSON.stringify(id)})`);
+        assert.equal(await t.queue.deleteDeadLetter(id), false, `deleteDeadLetter(${JSON.stringify(id)})`);
+        await t.queue.completeFailedHandler(id);
+        assert.deepEqual(
+          await t.queue.listDeadLetters({ cursor: id, limit: 10 }),
+          { items: [], nextCursor: null },
+          `listDeadLetters({ cursor: ${JSON.stringify(id)} })`,
+        );
+      }
+      assert.equal((await t.queue.counts(GROUP)).dead, 1, "the stored dead letter is untouched");
     });
   });
 

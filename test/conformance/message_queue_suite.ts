@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import { deliverySpecs, type Spec } from "./_delivery_specs.ts";
 import { context, GROUP, type QueueFixture } from "./_fixture.ts";
+import { handlerSpecs } from "./_handler_specs.ts";
 import { storeSpecs } from "./_store_specs.ts";
 
 export type { QueueFixture } from "./_fixture.ts";
@@ -9,9 +10,9 @@ export type { QueueFixture } from "./_fixture.ts";
  * Register the `MessageQueue` conformance suite with `node:test`: one
  * `describe` block named after the transport, and one test per promise of
  * the contract (add, receive, ack and ownership fencing, retry, dead
- * letters, heartbeat, reclaim with delivery counts, delayed promotion
- * exactly once, unique lock lifecycle, counts, stats, instance registry,
- * claimOnce, paused flag, close).
+ * letters, pending failed-handler calls, heartbeat, reclaim with delivery
+ * counts, delayed promotion exactly once, unique lock lifecycle, counts,
+ * stats, instance registry, claimOnce, paused flag, close).
  *
  * Each test calls `factory` for a fresh, empty queue, creates the consumer
  * group `"conformance"`, and closes the queue (then runs `cleanup`) at the
@@ -52,5 +53,6 @@ export function testMessageQueue(name: string, factory: () => Promise<QueueFixtu
   describe(`${name} conforms to MessageQueue`, () => {
     deliverySpecs(spec);
     storeSpecs(spec);
+    handlerSpecs(spec);
   });
 }

@@ -10,6 +10,7 @@ export { heartbeatScript } from "./heartbeat.ts";
 export { reclaimScript } from "./reclaim.ts";
 export { retryScript } from "./retry.ts";
 export { deadLetterScript } from "./dead_letter.ts";
+export { claimFailedHandlersScript, deleteDeadLetterScript } from "./failed_handlers.ts";
 export { promoteScript } from "./promote.ts";
 export { replayDeadLetterScript } from "./replay_dead_letter.ts";
 export { countsScript } from "./counts.ts";

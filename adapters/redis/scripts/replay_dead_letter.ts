@@ -1,15 +1,16 @@
 import { LUA_TIME, type LuaScript } from "./_lib.ts";
 
 /**
- * Remove a dead letter and add its task again (attempt 0, ready now, same
- * task id), atomically.
+ * Remove a dead letter (and its pending failed-handler call) and add its
+ * task again (attempt 0, ready now, same task id), atomically.
  *
- * KEYS: 1 stream, 2 dead-letter stream. ARGV: 1 dead letter id.
+ * KEYS: 1 stream, 2 dead-letter stream, 3 pending-handler set.
+ * ARGV: 1 dead letter id.
  * Returns 1, or 0 when there is no such dead letter.
  */
 export const replayDeadLetterScript: LuaScript = {
   name: "replayDeadLetter",
-  keys: 2,
+  keys: 3,
   variableKeys: false,
   source: LUA_TIME + `
 local e = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
@@ -21,6 +22,7 @@ local fields = { 'id', get['id'] or '', 'name', get['name'] or '', 'body', get['
   'attempt', '0', 'rt', get['rt'] or '', 'dat', get['dat'] or fmt(now_ms()), 'rat', fmt(now_ms()) }
 redis.call('XADD', KEYS[1], '*', unpack(fields))
 redis.call('XDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 `,
 };
