@@ -1,7 +1,12 @@
 /**
- * The task runner: task registry, dispatch, fetch loops, worker slots,
- * heartbeats, retries, dead letters, delayed-task promotion, stats and
- * shutdown, on any {@linkcode MessageQueue}.
+ * The task runner: task registry, dispatch, events, and the lifecycle
+ * (start, pause, stop) that ties its parts together on any
+ * {@linkcode MessageQueue}. The parts: fetch loops and reclaim passes
+ * (`_fetcher.ts`), worker slots and the run of one delivery (`_worker.ts`),
+ * retries and dead letters (`_failures.ts`), acks (`_acks.ts`), held
+ * deliveries and heartbeats (`_reservations.ts`), the instance registration
+ * and fleet pause (`_instance.ts`), delayed-task promotion (`_promoter.ts`),
+ * stats (`_stats_reporter.ts`) and error reporting (`_report.ts`).
  *
  * @module
  */
