@@ -42,6 +42,8 @@ export interface ProfileSummary {
 function shortUrl(url: string, root: string): string {
   let u = url.replace(/^file:\/\//, "");
   if (root && u.startsWith(root)) u = u.slice(root.length);
+  // Runs execute from a temporary copy of the checkout.
+  u = u.replace(/^.*\/taskrunner-bench-\d+\//, "");
   const nm = u.lastIndexOf("node_modules/");
   if (nm >= 0) u = u.slice(nm + "node_modules/".length);
   return u || "(native)";

@@ -27,7 +27,8 @@
 import process from "node:process";
 import os from "node:os";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { createClient } from "@redis/client";
 import { startRedis, type PrivateRedis } from "./lib/redis_server.ts";
@@ -108,6 +109,22 @@ const errors: string[] = [];
 const live: Set<Child> = new Set();
 let redis: PrivateRedis | null = null;
 
+/**
+ * The library and the harness are copied to a temporary directory at start
+ * and every child runs from the copy, so edits made to the checkout during a
+ * run (other work in the same tree) never mix into it. Packages resolve
+ * through a link to the checkout's node_modules.
+ */
+const SNAPSHOT = join(os.tmpdir(), `taskrunner-bench-${process.pid}`);
+
+function takeSnapshot(): void {
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  for (const p of ["mod.ts", "src", "adapters", "bench/child.ts", "bench/contestants", "bench/lib", "package.json", "deno.json"]) {
+    cpSync(p, join(SNAPSHOT, p), { recursive: true });
+  }
+  symlinkSync(resolve("node_modules"), join(SNAPSHOT, "node_modules"), "dir");
+}
+
 function scenario(id: string, title: string, unit: string, better: "higher" | "lower", metrics: string[]): ScenarioResult {
   const s: ScenarioResult = { id, title, unit, better, metrics, values: {}, notes: [] };
   results.push(s);
@@ -133,6 +150,7 @@ function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss
     measureRss,
     timeoutMs,
     label,
+    script: join(SNAPSHOT, "bench/child.ts"),
   });
   live.add(child);
   child.exited.then(() => live.delete(child));
@@ -469,6 +487,8 @@ function bars(): string[] {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const commit = gitState();
+  takeSnapshot();
   redis = await startRedis();
   admin = createClient({ url: redis.url });
   await admin.connect();
@@ -482,7 +502,7 @@ async function main(): Promise<void> {
   const env = {
     date: new Date().toISOString(),
     command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
-    commit: gitState(),
+    commit,
     machine: { cpu: cpuModel(), cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), loadavgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" ") },
     versions: {
       node: process.version,
@@ -598,6 +618,7 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   for (const c of [...live]) c.kill();
+  rmSync(SNAPSHOT, { recursive: true, force: true });
   if (admin) await admin.close().catch(() => {});
   admin = null;
   if (redis) await redis.stop();

@@ -18,6 +18,8 @@ export interface LaunchOptions {
   timeoutMs: number;
   /** Label for forwarded stderr lines. */
   label: string;
+  /** Path of the child entry. @default "bench/child.ts" */
+  script?: string;
 }
 
 /** A message from a child. */
@@ -59,14 +61,15 @@ export function runtimeBin(runtime: LaunchOptions["runtime"]): string {
  */
 export function launch(spec: ChildSpec, opts: LaunchOptions): Child {
   const json = JSON.stringify(spec);
+  const script = opts.script ?? "bench/child.ts";
   let argv: string[];
   if (opts.runtime === "node") {
     argv = [runtimeBin("node"), "--no-warnings"];
-    argv.push("bench/child.ts", json);
+    argv.push(script, json);
   } else if (opts.runtime === "deno") {
-    argv = [runtimeBin("deno"), "run", "-A", "bench/child.ts", json];
+    argv = [runtimeBin("deno"), "run", "-A", script, json];
   } else {
-    argv = [runtimeBin("bun"), "run", "bench/child.ts", json];
+    argv = [runtimeBin("bun"), "run", script, json];
   }
   const wrap = opts.measureRss && hasGnuTime();
   if (wrap) argv = [TIME_BIN, "-v", ...argv];
