@@ -158,7 +158,8 @@ export class Failures {
   ): Promise<void> {
     const d = execution.delivery;
     const failure = failureOf(error);
-    let ok: boolean;
+    /** The new dead letter's id; false when refused. */
+    let ok: string | false;
     try {
       ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
     } catch (transportError) {
