@@ -71,6 +71,8 @@ export class Workers {
   #registry: Map<string, ResolvedTask>;
   #reporter: Reporter;
   #reservations: Reservations;
+  /** The reservations' held deliveries, at hand for the hot path. */
+  #held: Map<string, Execution>;
   #acks: AckBatcher;
   #failures: Failures;
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
@@ -90,6 +92,7 @@ export class Workers {
     this.#registry = deps.registry;
     this.#reporter = deps.reporter;
     this.#reservations = deps.reservations;
+    this.#held = deps.reservations.held;
     this.#acks = new AckBatcher(
       deps.queue,
       this.#clock,
@@ -135,7 +138,7 @@ export class Workers {
    * @param delivery The delivery.
    */
   begin(fetcher: Fetcher, delivery: Delivery): void {
-    const previous = this.#reservations.held.get(delivery.deliveryId);
+    const previous = this.#held.get(delivery.deliveryId);
     if (previous !== undefined) {
       // Reclaimed from ourselves (heartbeats did not get through in time).
       // A run still going, or done and waiting for its ack, carries on with
@@ -151,7 +154,7 @@ export class Workers {
       this.#reservations.markLost(previous, "reservation-lost");
     }
     const execution = new Execution(this.#reservations, fetcher, delivery, this.epoch);
-    this.#reservations.held.set(delivery.deliveryId, execution);
+    this.#held.set(delivery.deliveryId, execution);
     this.busy++;
     this.#active++;
     this.#reservations.arm(delivery.reservationTimeout);
