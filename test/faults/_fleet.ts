@@ -146,6 +146,22 @@ export class Fleet {
       const c = await this.queue.counts(this.options.group ?? "g");
       return c.waiting + c.inFlight + c.delayed === 0;
     }, timeout, 50);
+    await this.handlersCalled();
+  }
+
+  /**
+   * Wait (up to `timeout` ms, without failing) until every dead letter has
+   * had its failed-task handler called: the call follows the dead-lettering
+   * step, and one stranded by a crash is taken over by another runner later.
+   * The exactly-once check itself is the caller's.
+   */
+  async handlersCalled(timeout = 10_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (Date.now() < deadline) {
+      const called = new Set(this.records().flatMap((r) => (r.ev === "failed-handler" ? [r.id] : [])));
+      if ((await this.deadTasks()).every((d) => called.has(d.id))) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Every record of every worker spawned so far. */

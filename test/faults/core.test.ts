@@ -239,6 +239,7 @@ describe("fault 12: poison payloads", () => {
           fleet.workers.map((w) => `${w.config.label}: exit=${JSON.stringify(w.exit)} ${w.noise.join("").slice(-500)} ${JSON.stringify(w.records.filter((r) => r.ev === "runner").slice(-5))}`).join("\n"),
       );
     });
+    await fleet.handlersCalled();
     const byId = new Map(dead.map((d) => [d.id, d]));
     const poisonDead = byId.get(poisonId);
     assert.ok(poisonDead, "the crash-looping task is quarantined");
