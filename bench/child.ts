@@ -193,6 +193,7 @@ async function runWorker(c: Contestant): Promise<never> {
   let done = 0;
   let t0 = 0;
   const startLat: number[] = [];
+  const lateBy: [number, number][] = [];
   const doneLat: number[] = [];
   const dispatched: Map<string, number> = new Map();
   let resolveAll: () => void = () => {};
@@ -207,7 +208,10 @@ async function runWorker(c: Contestant): Promise<never> {
       if (role === "latency-worker") {
         startLat.push(now - (p.t as number));
         dispatched.set(key, p.t as number);
-      } else startLat.push(now - (p.due as number));
+      } else {
+        startLat.push(now - (p.due as number));
+        lateBy.push([p.i, now - (p.due as number)]);
+      }
     },
     onCompleted: (key: string) => {
       if (role === "latency-worker") {
@@ -236,6 +240,8 @@ async function runWorker(c: Contestant): Promise<never> {
     result.done = summary(doneLat);
   } else if (role === "delayed-worker") {
     result.lateness = summary(startLat);
+    // The ten latest tasks (sequence number in due order, lateness in ms), to tell a slow start from a steady delay.
+    result.latest = lateBy.sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, ms]) => [i, Math.round(ms * 10) / 10]);
   }
   result.rssMax = rssMax;
   emit(result);

@@ -352,6 +352,10 @@ async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
   await stop(p);
   await stop(w);
   const l = wr.lateness as Record<string, number>;
+  const latest = (wr.latest as [number, number][] | undefined) ?? [];
+  s.notes.push(
+    `${LABEL[contestant] ?? contestant}, one rep: the latest tasks (number in due order: ms late) ${latest.slice(0, 4).map(([i, ms]) => `${i}: ${ms}`).join(", ")}.`,
+  );
   record(s, contestant, "lateness p50", l.p50);
   record(s, contestant, "lateness p99", l.p99);
   record(s, contestant, "lateness max", l.max);
