@@ -7,17 +7,32 @@
  */
 
 import type { Clock } from "./clock.ts";
+import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
 import { TaskRunnerError, UnknownTaskError } from "./errors.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Execution } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
-import type { DeadLetterReason, MessageQueue } from "./queue.ts";
+import type { Consumer, DeadLetter, DeadLetterReason, MessageQueue } from "./queue.ts";
 import { failureOf, isUnrecoverable, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { computeBackoff, DEFAULT_BACKOFF } from "./retry.ts";
 import type { StatsCollector } from "./stats.ts";
+import type { FailedTask } from "./task.ts";
+
+/**
+ * Shortest lease of a pending failed-task-handler call, in ms. The lease is
+ * `max(reservationTimeout, MIN_HANDLER_LEASE)`: if the runner dies between
+ * the dead letter and the end of the handler call, another runner calls the
+ * handler once the lease has expired.
+ */
+export const MIN_HANDLER_LEASE = 5_000;
+
+/** The lease of a handler call for a task with this reservation timeout, in ms. */
+export function handlerLease(reservationTimeout: number): number {
+  return Math.max(reservationTimeout, MIN_HANDLER_LEASE);
+}
 
 /** Retries and dead letters of one runner. */
 export class Failures {
@@ -32,6 +47,7 @@ export class Failures {
   #collector: StatsCollector;
   #reservations: Reservations;
   #promoter: DelayedPromoter;
+  #registry: Map<string, ResolvedTask>;
   #finalize: (execution: Execution) => void;
 
   /**
@@ -43,6 +59,7 @@ export class Failures {
    * @param collector Counts failed, retried and dead tasks.
    * @param reservations The held deliveries (refusals mean lost reservations).
    * @param promoter Woken when a retry is scheduled.
+   * @param registry The registered tasks (leases of handler calls taken over).
    * @param finalize Called when the runner is done with a delivery (settled, or given up for reclaim).
    */
   constructor(
@@ -52,6 +69,7 @@ export class Failures {
     collector: StatsCollector,
     reservations: Reservations,
     promoter: DelayedPromoter,
+    registry: Map<string, ResolvedTask>,
     finalize: (execution: Execution) => void,
   ) {
     this.#queue = queue;
@@ -63,6 +81,7 @@ export class Failures {
     this.#collector = collector;
     this.#reservations = reservations;
     this.#promoter = promoter;
+    this.#registry = registry;
     this.#finalize = finalize;
   }
 
@@ -142,7 +161,10 @@ export class Failures {
 
   /**
    * Dead-letter a delivery, then call the failed-task handler (once, by the
-   * runner whose dead-letter call the transport accepted).
+   * runner whose dead-letter call the transport accepted). With a handler,
+   * the dead letter carries a pending handler call leased to this runner,
+   * completed once the handler has run: if this runner dies first, another
+   * one takes the call over (see {@linkcode Failures.takeOverHandlers}).
    *
    * @param execution The delivery.
    * @param reason Why.
@@ -158,15 +180,17 @@ export class Failures {
   ): Promise<void> {
     const d = execution.delivery;
     const failure = failureOf(error);
+    const handler = this.#config.failedTaskHandler;
+    const lease = handler === undefined ? 0 : handlerLease(d.reservationTimeout);
     /** The new dead letter's id; false when refused. */
-    let ok: string | false;
+    let deadLetterId: string | false;
     try {
-      ok = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure);
+      deadLetterId = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure, { handlerLease: lease });
     } catch (transportError) {
       this.#reporter.transport("deadLetter", transportError);
       return this.#finalize(execution);
     }
-    if (!ok) {
+    if (!deadLetterId) {
       this.#reservations.markLost(execution, "refused");
       return this.#finalize(execution);
     }
@@ -178,22 +202,98 @@ export class Failures {
     }
     // The delivery is settled; the handler is user code, bounded by the shutdown grace period.
     this.#finalize(execution);
-    const handler = this.#config.failedTaskHandler;
     if (handler === undefined) return;
+    const task: FailedTask = { id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure };
+    await this.#callHandler(deadLetterId, lease, task, error);
+  }
+
+  /**
+   * Take over failed-task handler calls whose runner died before completing
+   * them (their lease expired), and run them like this runner's own. Calls
+   * run concurrently, at most `max(numWorkers, batchSize)` at a time on this
+   * runner, counting its own.
+   *
+   * @param consumer The consumer the calls are leased to.
+   * @returns Resolves once the calls are claimed and started.
+   */
+  async takeOverHandlers(consumer: Consumer): Promise<void> {
+    if (this.#config.failedTaskHandler === undefined) return;
+    const room = Math.max(this.#config.numWorkers, this.#config.batchSize) - this.handlerCalls.size;
+    if (room <= 0) return;
+    let letters: DeadLetter[];
+    try {
+      letters = await this.#queue.claimFailedHandlers(consumer, {
+        lease: handlerLease(this.#config.reservationTimeout),
+        count: Math.min(room, this.#config.batchSize),
+      });
+    } catch (transportError) {
+      this.#reporter.transport("claimFailedHandlers", transportError);
+      return;
+    }
+    for (const letter of letters) {
+      const lease = handlerLease(this.#registry.get(letter.name)?.reservationTimeout ?? this.#config.reservationTimeout);
+      this.#logger.warn("Calling the failed-task handler of a dead letter whose runner stopped before calling it", {
+        id: letter.id,
+        name: letter.name,
+        deadLetterId: letter.deadLetterId,
+      });
+      const decoded = letter.reason === "malformed" || letter.reason === "invalid-payload"
+        ? undefined
+        : decodePayload(letter.body, this.#config.maxPayloadBytes);
+      const task: FailedTask = {
+        id: letter.id,
+        name: letter.name,
+        payload: decoded?.ok ? decoded.value : undefined,
+        body: letter.body,
+        attempt: letter.attempt,
+        reason: letter.reason,
+        failure: letter.error,
+      };
+      void this.#callHandler(letter.deadLetterId, lease, task, errorOf(letter));
+    }
+  }
+
+  /**
+   * Call the handler, then complete its pending call. A handler still
+   * running at half the lease has its call completed then, so no runner
+   * starts it a second time while this one lives; only a call cut short by
+   * the death of this runner within that half is made again elsewhere.
+   */
+  async #callHandler(deadLetterId: string, lease: number, task: FailedTask, error: unknown): Promise<void> {
+    const handler = this.#config.failedTaskHandler!;
+    let completing: Promise<void> | null = null;
+    const complete = (): Promise<void> => {
+      completing ??= this.#queue.completeFailedHandler(deadLetterId).catch((transportError) => {
+        this.#reporter.transport("completeFailedHandler", transportError);
+      });
+      return completing;
+    };
     const call = (async () => {
+      const timer = this.#clock.setTimeout(() => void complete(), Math.floor(lease / 2));
       try {
-        await handler({ id: d.id, name: d.name, payload, body: d.body, attempt, reason, failure }, error);
+        await handler(task, error);
       } catch (handlerError) {
         this.#reporter.threw(
           "failedTaskHandler threw",
-          { id: d.id, name: d.name },
+          { id: task.id, name: task.name },
           handlerError,
-          `failedTaskHandler threw for task ${d.id}`,
+          `failedTaskHandler threw for task ${task.id}`,
         );
+      } finally {
+        this.#clock.clearTimeout(timer);
       }
+      await complete();
     })();
     this.handlerCalls.add(call);
     await call;
     this.handlerCalls.delete(call);
   }
+}
+
+/** The error given to a handler taken over: rebuilt from the recorded failure. */
+function errorOf(letter: DeadLetter): Error {
+  const error = new Error(letter.error.message);
+  error.name = letter.error.name;
+  if (letter.error.stack !== undefined) error.stack = letter.error.stack;
+  return error;
 }

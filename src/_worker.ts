@@ -24,7 +24,7 @@ import { Execution } from "./_execution.ts";
 import { Failures } from "./_failures.ts";
 import { type Gate, newGate } from "./_gate.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
-import type { DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import type { StatsCollector } from "./stats.ts";
@@ -109,9 +109,21 @@ export class Workers {
       deps.collector,
       deps.reservations,
       deps.promoter,
+      deps.registry,
       (execution) => this.finalize(execution),
     );
     this.handlerCalls = this.#failures.handlerCalls;
+  }
+
+  /**
+   * Take over failed-task handler calls left pending by runners that died
+   * between a dead letter and its handler call (their lease expired).
+   *
+   * @param consumer The consumer the calls are leased to.
+   * @returns Resolves once the calls are claimed and started.
+   */
+  takeOverHandlers(consumer: Consumer): Promise<void> {
+    return this.#failures.takeOverHandlers(consumer);
   }
 
   /**

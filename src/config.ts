@@ -49,6 +49,12 @@ export interface RunnerConfig {
    * Called exactly once per task that goes to the dead-letter store (retries
    * exhausted, unrecoverable error, invalid payload, unknown task, poison),
    * with the last real error. A throwing handler is logged, never retried.
+   * The call is recorded as pending in the same atomic step as the dead
+   * letter and completed after the handler: if the runner dies in between,
+   * another runner makes the call once its lease, `max(reservationTimeout,
+   * 5_000)` ms, has expired (with an `Error` rebuilt from the recorded
+   * failure). A handler still running at half the lease keeps its single
+   * call; one cut short by a crash before then may be called again.
    */
   failedTaskHandler?: FailedTaskHandler;
   /**

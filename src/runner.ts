@@ -80,7 +80,8 @@ let consumerSerial = 0;
  * - `maxRetry: N` allows N + 1 runs; a failed run waits its backoff, an
  *   `UnrecoverableError` skips the retries left; then the task is
  *   dead-lettered with its last error and `failedTaskHandler` is called once,
- *   by the runner whose dead-letter call the transport accepted.
+ *   by the runner whose dead-letter call the transport accepted, or, if that
+ *   runner dies first, by another one once the call's lease has expired.
  * - `ctx.attempt` counts failed runs before this one (0 first); a run cut
  *   short by a crash or a lost reservation does not count, but each delivery
  *   does toward `maxDeliveries`, after which the task is dead-lettered as
@@ -410,6 +411,11 @@ export class TaskRunner implements AsyncDisposable {
     for (const fetcher of this.#fetchers) this.#loops.push(this.#fetching.run(fetcher, this.#run.signal));
     this.#loops.push(this.#promoter.run(this.#run.signal));
     this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#fetchers[0])));
+    if (config.failedTaskHandler !== undefined) {
+      // Handler calls stranded by a runner that died after dead-lettering: taken over at the reclaim pace.
+      const consumer = this.#fetchers[0].consumer;
+      this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#workers.takeOverHandlers(consumer)));
+    }
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
     if (signal) {

@@ -170,7 +170,10 @@ export interface FailedTask {
 /**
  * Called once per dead-lettered task with the last real error: whatever
  * the action threw (which may be a non-Error such as `42`), or a
- * `TaskRunnerError` describing why the task could not run.
+ * `TaskRunnerError` describing why the task could not run. When the call is
+ * taken over from a runner that died after dead-lettering the task, the
+ * error is an `Error` rebuilt from the recorded `failure` (name, message,
+ * stack).
  */
 export type FailedTaskHandler = (task: FailedTask, error: unknown) => void | Promise<void>;
 

@@ -10,7 +10,7 @@ import type { DeliveryRef } from "../../src/queue.ts";
 const UINT64_MAX = "18446744073709551615";
 
 /** The largest stream entry id. */
-export const MAX_STREAM_ID = `${UINT64_MAX}-${UINT64_MAX}`;
+export const MAX_STREAM_ID: string = `${UINT64_MAX}-${UINT64_MAX}`;
 
 /**
  * The canonical form of a stream entry id given by a caller (dead-letter
