@@ -64,6 +64,12 @@ export interface WorkerConfig {
   maxPayloadBytes?: number;
   /** Milliseconds added to the runner's clock (a host whose clock is off). */
   clockOffset?: number;
+  /**
+   * Milliseconds by which the abort of a waiting receive reaches the
+   * transport late (a slow network on the unblock path): a task added just
+   * after `stop()` began is then still delivered to this runner.
+   */
+  slowAbort?: number;
 }
 
 /** How the generic action behaves, chosen per task by its payload. */

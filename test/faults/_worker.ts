@@ -170,6 +170,15 @@ function observed(queue: MessageQueue): MessageQueue {
       if (typeof value !== "function") return value;
       if (prop === "receive") {
         return async (...args: unknown[]) => {
+          const options = args[1] as { signal?: AbortSignal } | undefined;
+          if (config.slowAbort && options?.signal) {
+            const late = new AbortController();
+            const original = options.signal;
+            const forward = (): void => void setTimeout(() => late.abort(original.reason), config.slowAbort);
+            if (original.aborted) forward();
+            else original.addEventListener("abort", forward, { once: true });
+            args = [args[0], { ...options, signal: late.signal }];
+          }
           const out = await (value as (...a: unknown[]) => Promise<{ deliveryId: string; id: string }[]>).apply(target, args);
           remember(out, false);
           return out;

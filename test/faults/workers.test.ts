@@ -66,7 +66,8 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
         tasks: [{ name: "work", reservationTimeout: RESERVATION }],
       });
       try {
-        const victim = await fleet.spawn({ numWorkers: 2, shutdownTimeout: grace, label: "victim" });
+        // The abort of its waiting read reaches Redis 200 ms late, as over a slow link.
+        const victim = await fleet.spawn({ numWorkers: 2, shutdownTimeout: grace, slowAbort: 200, label: "victim" });
         const [longId] = await fleet.dispatch("work", [{ i: 0, ms: taskMs }]);
         await victim.waitFor("the long task to start", (r) => r.ev === "start");
         const survivor = await fleet.spawn({ numWorkers: 2, label: "survivor" });
