@@ -121,6 +121,17 @@ export class Fetching {
         continue;
       }
       workers.reserved -= count;
+      if (signal.aborted) {
+        // The read ended after stop() began (its abort reached the transport
+        // late): a stopping runner starts nothing new. Untouched and not
+        // heartbeated, these deliveries are reclaimed by a running runner.
+        if (deliveries.length > 0) {
+          this.#logger.info("Received tasks after shutdown began: left for another runner to reclaim", {
+            count: deliveries.length,
+          });
+        }
+        break;
+      }
       for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
     }
   }
