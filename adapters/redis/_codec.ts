@@ -60,9 +60,58 @@ export function idTime(id: string): number {
   return Number.isFinite(ms) ? ms : 0;
 }
 
+/** A decimal of 1 to 15 digits as a number; null for anything else. */
 function nonNegativeInt(value: string | undefined): number | null {
-  if (value === undefined || !/^\d{1,15}$/.test(value)) return null;
-  return Number(value);
+  if (value === undefined) return null;
+  const len = value.length;
+  if (len === 0 || len > 15) return null;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return null;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/** The fields of a task entry that a delivery reads. */
+interface TaskEntry {
+  id?: string;
+  name?: string;
+  body?: string;
+  attempt?: string;
+  rt?: string;
+  dat?: string;
+  rat?: string;
+  uk?: string;
+  ut?: string;
+  garbled?: string;
+}
+
+/**
+ * The fields of a task entry in one pass over a flat field list (the usual
+ * reply shape), with no intermediate record; other shapes go through
+ * {@linkcode fieldRecord}. Later duplicates win, as there.
+ */
+function taskEntry(raw: unknown): TaskEntry | null {
+  if (!Array.isArray(raw)) return fieldRecord(raw) as TaskEntry | null;
+  const f: TaskEntry = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = String(raw[i + 1]);
+    switch (String(raw[i])) {
+      case "id": f.id = value; break;
+      case "name": f.name = value; break;
+      case "body": f.body = value; break;
+      case "attempt": f.attempt = value; break;
+      case "rt": f.rt = value; break;
+      case "dat": f.dat = value; break;
+      case "rat": f.rat = value; break;
+      case "uk": f.uk = value; break;
+      case "ut": f.ut = value; break;
+      case "garbled": f.garbled = value; break;
+    }
+  }
+  return f;
 }
 
 /**
@@ -80,13 +129,15 @@ export function decodeDelivery(
   deliveryCount: number,
   fallbackReservation: number,
 ): Delivery {
-  const f = fieldRecord(raw);
+  const f = taskEntry(raw);
   const problems: string[] = [];
   if (!f) problems.push("entry has no fields (deleted or trimmed)");
   else if (f.garbled !== undefined) problems.push("delayed entry could not be decoded");
-  const get = (k: string): string | undefined => (f ? f[k] : undefined);
-  for (const k of ["id", "name", "body"]) {
-    if (f && f.garbled === undefined && get(k) === undefined) problems.push(`missing field '${k}'`);
+  const get = (k: keyof TaskEntry): string | undefined => (f ? f[k] : undefined);
+  if (f && f.garbled === undefined) {
+    if (f.id === undefined) problems.push("missing field 'id'");
+    if (f.name === undefined) problems.push("missing field 'name'");
+    if (f.body === undefined) problems.push("missing field 'body'");
   }
   const attempt = nonNegativeInt(get("attempt"));
   if (f && f.garbled === undefined && attempt === null) problems.push(`bad field 'attempt': ${JSON.stringify(get("attempt") ?? null)}`);

@@ -93,7 +93,24 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
-const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
+/** Milliseconds and sequence of a stream id of 1 to 16 digits each; null if malformed. */
+function parseStreamId(id: string): [number, number] | null {
+  const dash = id.indexOf("-");
+  if (dash < 1 || dash > 16 || id.length - dash - 1 < 1 || id.length - dash - 1 > 16) return null;
+  let ms = 0;
+  for (let i = 0; i < dash; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return null;
+    ms = ms * 10 + digit;
+  }
+  let seq = 0;
+  for (let i = dash + 1; i < id.length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return null;
+    seq = seq * 10 + digit;
+  }
+  return [ms, seq];
+}
 
 /** Lowest and highest well-formed stream ids of a batch ("" when none). */
 export function idRange(refs: readonly DeliveryRef[]): [string, string] {
@@ -101,12 +118,20 @@ export function idRange(refs: readonly DeliveryRef[]): [string, string] {
   let hi = "";
   let loMs = 0, loSeq = 0, hiMs = 0, hiSeq = 0;
   for (const ref of refs) {
-    const m = STREAM_ID.exec(ref.deliveryId);
-    if (!m) continue;
-    const ms = Number(m[1]);
-    const seq = Number(m[2]);
-    if (lo === "" || ms < loMs || (ms === loMs && seq < loSeq)) [lo, loMs, loSeq] = [ref.deliveryId, ms, seq];
-    if (hi === "" || ms > hiMs || (ms === hiMs && seq > hiSeq)) [hi, hiMs, hiSeq] = [ref.deliveryId, ms, seq];
+    const parsed = parseStreamId(ref.deliveryId);
+    if (parsed === null) continue;
+    const ms = parsed[0];
+    const seq = parsed[1];
+    if (lo === "" || ms < loMs || (ms === loMs && seq < loSeq)) {
+      lo = ref.deliveryId;
+      loMs = ms;
+      loSeq = seq;
+    }
+    if (hi === "" || ms > hiMs || (ms === hiMs && seq > hiSeq)) {
+      hi = ref.deliveryId;
+      hiMs = ms;
+      hiSeq = seq;
+    }
   }
   return [lo, hi];
 }

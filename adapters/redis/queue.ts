@@ -723,7 +723,28 @@ export class RedisStreamQueue implements MessageQueue {
       return null;
     }
     const conn = new Connection(client);
-    if (this.#closed) await conn.client.close().catch(() => conn.client.destroy());
+    if (this.#closed) {
+      await conn.client.close().catch(() => conn.client.destroy());
+      return conn;
+    }
+    // Delayed tasks added before the subscription took effect were not
+    // announced: announce the earliest one now, so promoters see it in time.
+    try {
+      const reply = await this.#conn.send(this.keys.delayed, ["ZRANGE", this.keys.delayed, "0", "0", "WITHSCORES"]);
+      const flat = Array.isArray(reply) ? reply.flat() : [];
+      const due = flat.length >= 2 ? Number(flat[1]) : NaN;
+      if (Number.isFinite(due)) {
+        for (const l of this.#listeners) {
+          try {
+            l(due);
+          } catch (error) {
+            this.#logger.error("delayed-task listener threw", { queue: this.name, error: String(error) });
+          }
+        }
+      }
+    } catch {
+      // The promoter's own timer still covers it.
+    }
     return conn;
   }
 
