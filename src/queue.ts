@@ -263,7 +263,7 @@ export interface QueueCounts {
 export interface InstanceInfo {
   /** Unique instance id. */
   id: string;
-  /** Host name of the instance's process. */
+  /** Host name of the machine the instance runs on. */
   host: string;
   /** Process id of the instance (0 when unknown). */
   pid: number;
