@@ -1,3 +1,4 @@
+import { afterEach } from "node:test";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
 import { type RunnerConfig, TaskRunner } from "../mod.ts";
 import type { MessageQueue } from "../src/queue.ts";
@@ -95,4 +96,21 @@ export async function stopAll(fixtures: readonly EngineFixture[]): Promise<void>
     }
     await stopping;
   }));
+}
+
+/**
+ * A `setup` for one test file: each call builds an engine fixture, and every
+ * fixture built during a test is stopped after it.
+ */
+export function engineSetup(): (...args: Parameters<typeof engine>) => EngineFixture {
+  let running: EngineFixture[] = [];
+  afterEach(async () => {
+    await stopAll(running);
+    running = [];
+  });
+  return (...args) => {
+    const f = engine(...args);
+    running.push(f);
+    return f;
+  };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   type DeadEvent,
   type LostEvent,
@@ -8,18 +8,9 @@ import {
   TransportError,
 } from "../mod.ts";
 import type { Delivery, DeliveryRef } from "../src/queue.ts";
-import { deferred, engine, type EngineFixture, forever, until, stopAll } from "./_engine_helpers.ts";
+import { deferred, forever, until, engineSetup } from "./_engine_helpers.ts";
 
-let running: EngineFixture[] = [];
-function setup(...args: Parameters<typeof engine>): EngineFixture {
-  const f = engine(...args);
-  running.push(f);
-  return f;
-}
-afterEach(async () => {
-  await stopAll(running);
-  running = [];
-});
+const setup = engineSetup();
 
 const other = { group: "test", name: "other-consumer" };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import * as v from "valibot";
 import {
   DuplicateTaskError,
@@ -7,20 +7,11 @@ import {
   UnknownTaskError,
   ValidationError,
 } from "../mod.ts";
-import { engine, type EngineFixture, until, stopAll } from "./_engine_helpers.ts";
+import { until, engineSetup } from "./_engine_helpers.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-let running: EngineFixture[] = [];
-function setup(...args: Parameters<typeof engine>): EngineFixture {
-  const f = engine(...args);
-  running.push(f);
-  return f;
-}
-afterEach(async () => {
-  await stopAll(running);
-  running = [];
-});
+const setup = engineSetup();
 
 describe("dispatch", () => {
   it("adds a task and resolves to its id (a UUID)", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import * as v from "valibot";
 import {
   type DeadEvent,
@@ -12,18 +12,9 @@ import {
   UnknownTaskError,
   UnrecoverableError,
 } from "../mod.ts";
-import { deferred, engine, type EngineFixture, forever, until, stopAll } from "./_engine_helpers.ts";
+import { deferred, forever, until, engineSetup } from "./_engine_helpers.ts";
 
-let running: EngineFixture[] = [];
-function setup(...args: Parameters<typeof engine>): EngineFixture {
-  const f = engine(...args);
-  running.push(f);
-  return f;
-}
-afterEach(async () => {
-  await stopAll(running);
-  running = [];
-});
+const setup = engineSetup();
 
 function collect<T>(runner: TaskRunner, event: "dead" | "retrying" | "completed" | "failed" | "lost" | "error") {
   const out: T[] = [];

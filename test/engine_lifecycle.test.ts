@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { RunnerStateError, ShutdownError } from "../mod.ts";
-import { deferred, engine, type EngineFixture, forever, until, stopAll } from "./_engine_helpers.ts";
+import { deferred, forever, until, engineSetup } from "./_engine_helpers.ts";
 
-let running: EngineFixture[] = [];
-function setup(...args: Parameters<typeof engine>): EngineFixture {
-  const f = engine(...args);
-  running.push(f);
-  return f;
-}
-afterEach(async () => {
-  await stopAll(running);
-  running = [];
-});
+const setup = engineSetup();
 
 describe("start", () => {
   it("initialises the group, registers the instance and resolves once consuming", async () => {

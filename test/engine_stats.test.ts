@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { HISTOGRAM_BUCKETS, type RunnerStats } from "../mod.ts";
-import { engine, type EngineFixture, forever, stopAll, until } from "./_engine_helpers.ts";
+import { forever, until, engineSetup } from "./_engine_helpers.ts";
 import type { ManualClock } from "./conformance/manual_clock.ts";
 
-let running: EngineFixture[] = [];
-function setup(...args: Parameters<typeof engine>): EngineFixture {
-  const f = engine(...args);
-  running.push(f);
-  return f;
-}
-afterEach(async () => {
-  await stopAll(running);
-  running = [];
-});
+const setup = engineSetup();
 
 interface Hold {
   /** While true, runs never end. */
