@@ -1,9 +1,14 @@
 /**
  * Stream entry fields <-> deliveries and dead letters.
  *
- * Task entry fields: `id`, `name`, `body`, `attempt`, `rt` (reservation ms),
- * `dat` (dispatchedAt ms), `rat` (readyAt ms), and `uk`/`ut` (unique lock key
- * and token) when the task holds a lock. Dead letters add `reason`, `en`,
+ * Task entry fields. Tasks without a unique lock are written as two fields:
+ * `m`, the packed metadata `attempt:rt:dat:idLength:` followed by the task
+ * id and then the name (`dat` may be empty), and `body`; scripts may append
+ * `dat` (dispatchedAt ms) and `rat` (readyAt ms) fields, which take
+ * precedence over the packed values. Tasks holding a unique lock (and
+ * entries written by earlier versions) use one field per value: `id`,
+ * `name`, `body`, `attempt`, `rt` (reservation ms), `dat`, `rat`, and
+ * `uk`/`ut` (unique lock key and token). Both layouts decode. Dead letters add `reason`, `en`,
  * `em`, `es` (error name, message, stack) and `fat` (failedAt ms).
  *
  * @module
@@ -19,19 +24,37 @@ const REASONS: ReadonlySet<string> = new Set([
   "poison",
 ]);
 
-/** Fields of a task entry (without `dat`/`rat`, which scripts set). */
+/**
+ * Fields of a task entry (without `rat`, which scripts set): the packed
+ * two-field layout, or one field per value when the task holds a unique
+ * lock (the add script reads the task id from the second field then).
+ *
+ * @param task The task.
+ * @param unique Unique lock key and token, if the task holds one.
+ * @param dispatchedAt DispatchedAt (ms) to record; omitted: set by the
+ * script, or taken from the entry id.
+ * @returns A flat field list.
+ */
 export function taskFields(
   task: Pick<NewTask, "id" | "name" | "body" | "attempt" | "reservationTimeout">,
   unique?: { key: string; token: string },
+  dispatchedAt?: number,
 ): string[] {
+  const rt = Math.max(0, Math.round(task.reservationTimeout));
+  if (!unique) {
+    const dat = dispatchedAt === undefined ? "" : String(Math.round(dispatchedAt));
+    return ["m", `${task.attempt}:${rt}:${dat}:${task.id.length}:${task.id}${task.name}`, "body", task.body];
+  }
   const fields = [
     "id", task.id,
     "name", task.name,
     "body", task.body,
     "attempt", String(task.attempt),
-    "rt", String(Math.max(0, Math.round(task.reservationTimeout))),
+    "rt", String(rt),
+    "uk", unique.key,
+    "ut", unique.token,
   ];
-  if (unique) fields.push("uk", unique.key, "ut", unique.token);
+  if (dispatchedAt !== undefined) fields.push("dat", String(Math.round(dispatchedAt)));
   return fields;
 }
 
@@ -86,6 +109,30 @@ interface TaskEntry {
   uk?: string;
   ut?: string;
   garbled?: string;
+  m?: string;
+}
+
+/**
+ * Unpack the `m` field into `f` (values already set by their own field
+ * win). Returns false when `m` is not well formed.
+ */
+function unpackMeta(f: TaskEntry, m: string): boolean {
+  const starts: number[] = [];
+  let pos = 0;
+  for (let k = 0; k < 4; k++) {
+    const end = m.indexOf(":", pos);
+    if (end < 0) return false;
+    starts.push(pos, end);
+    pos = end + 1;
+  }
+  const idLen = nonNegativeInt(m.slice(starts[6], starts[7]));
+  if (idLen === null || pos + idLen > m.length) return false;
+  f.attempt ??= m.slice(starts[0], starts[1]);
+  f.rt ??= m.slice(starts[2], starts[3]);
+  if (starts[5] > starts[4]) f.dat ??= m.slice(starts[4], starts[5]);
+  f.id ??= m.slice(pos, pos + idLen);
+  f.name ??= m.slice(pos + idLen);
+  return true;
 }
 
 /**
@@ -109,6 +156,7 @@ function taskEntry(raw: unknown): TaskEntry | null {
       case "uk": f.uk = value; break;
       case "ut": f.ut = value; break;
       case "garbled": f.garbled = value; break;
+      case "m": f.m = value; break;
     }
   }
   return f;
@@ -133,6 +181,7 @@ export function decodeDelivery(
   const problems: string[] = [];
   if (!f) problems.push("entry has no fields (deleted or trimmed)");
   else if (f.garbled !== undefined) problems.push("delayed entry could not be decoded");
+  else if (f.m !== undefined && !unpackMeta(f, f.m)) problems.push(`bad field 'm': ${JSON.stringify(f.m)}`);
   const get = (k: keyof TaskEntry): string | undefined => (f ? f[k] : undefined);
   if (f && f.garbled === undefined) {
     if (f.id === undefined) problems.push("missing field 'id'");

@@ -379,8 +379,7 @@ export class RedisStreamQueue implements MessageQueue {
   async #addPlain(run: readonly NewTask[], results: AddResult[]): Promise<void> {
     const stream = this.keys.stream;
     const sent = run.map((task) => {
-      const args = ["XADD", stream, "*"].concat(taskFields(task));
-      if (task.dispatchedAt !== undefined) args.push("dat", String(Math.round(task.dispatchedAt)));
+      const args = ["XADD", stream, "*"].concat(taskFields(task, undefined, task.dispatchedAt));
       return this.#conn.send(stream, args);
     });
     await Promise.all(sent);
@@ -515,8 +514,7 @@ export class RedisStreamQueue implements MessageQueue {
     if (this.#subscriber && delay > 0) await this.#subscriber;
     const keys = [this.keys.stream, this.keys.delayed];
     if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
-    const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique);
-    fields.push("dat", String(delivery.dispatchedAt));
+    const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique, delivery.dispatchedAt);
     const reply = await this.#conn.eval(retryScript, keys, [
       consumer.group,
       consumer.name,

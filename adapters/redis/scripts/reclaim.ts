@@ -3,7 +3,7 @@ import type { LuaScript } from "./_lib.ts";
 /**
  * Take over deliveries idle past their own reservation. Scans the group's
  * pending list from a cursor (XPENDING ... IDLE min, exclusive start), reads
- * each candidate's `rt` field and claims it with XCLAIM using that entry's
+ * each candidate's reservation (its `rt` field, or the one packed in `m`) and claims it with XCLAIM using that entry's
  * reservation as min-idle (re-checked atomically; increments the delivery
  * count). Pending ids whose entry no longer exists are acknowledged away and
  * reported as lost.
@@ -43,7 +43,8 @@ for _, p in ipairs(pending) do
     local fields = e[1][2]
     local rt = nil
     for j = 1, #fields, 2 do
-      if fields[j] == 'rt' then rt = tonumber(fields[j + 1]) end
+      if fields[j] == 'rt' then rt = tonumber(fields[j + 1])
+      elseif fields[j] == 'm' and rt == nil then rt = tonumber(string.match(fields[j + 1], '^%d+:(%d+):')) end
     end
     if rt == nil or rt < 0 then rt = tonumber(ARGV[7]) end
     rt = math.floor(rt)
