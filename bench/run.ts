@@ -52,7 +52,21 @@ interface Options {
   out: string;
 }
 
+const USAGE = `Usage: node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N] [--latency-n N]
+                         [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+                         [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
+const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
+const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
+
 function parseArgs(argv: string[]): Options {
+  for (let i = 0; i < argv.length; i++) {
+    if (VALUE_FLAGS.has(argv[i])) i++;
+    else if (!FLAGS.has(argv[i])) throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
