@@ -39,10 +39,7 @@ export class Reporter {
    * @param error What it threw.
    */
   transport(operation: string, error: unknown): void {
-    const wrapped = error instanceof TransportError
-      ? error
-      : new TransportError(`Transport call '${operation}' failed: ${failureOf(error).message}`, { cause: error });
-    this.report(wrapped);
+    this.report(asTransportError(operation, error));
   }
 
   /**
@@ -89,6 +86,20 @@ const MAX_FAILURE_TEXT = 8_192;
  * @param thrown Any thrown value.
  * @returns Its failure record, name and texts clipped.
  */
+/**
+ * What a failed transport call threw, as a {@linkcode TransportError} (kept
+ * as is when it already is one; the original stays as `cause`).
+ *
+ * @param operation The `MessageQueue` method that failed.
+ * @param error What it threw.
+ * @returns The error to report or throw.
+ */
+export function asTransportError(operation: string, error: unknown): TransportError {
+  return error instanceof TransportError
+    ? error
+    : new TransportError(`Transport call '${operation}' failed: ${failureOf(error).message}`, { cause: error });
+}
+
 export function failureOf(thrown: unknown): FailureRecord {
   let record: FailureRecord;
   try {

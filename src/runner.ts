@@ -16,7 +16,7 @@ import { DelayedPromoter } from "./_promoter.ts";
 import { type Fetcher, newFetcher } from "./_acks.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
-import { Reporter } from "./_report.ts";
+import { asTransportError, Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
 import { Workers } from "./_worker.ts";
 import { StatsReporter } from "./_stats_reporter.ts";
@@ -39,6 +39,7 @@ import {
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type {
+  AddResult,
   MessageQueue,
   NewTask,
 } from "./queue.ts";
@@ -281,11 +282,13 @@ export class TaskRunner implements AsyncDisposable {
    * @throws {DuplicateTaskError} A unique task with the same key is queued,
    * running or within `uniqueFor`; `existingId` names it.
    * @throws {ValidationError} Invalid options.
+   * @throws {TransportError} The transport refused or failed the add (Redis
+   * down, out of memory); the original error is its `cause`.
    */
   async dispatch(name: string, payload: unknown, options?: DispatchOptions): Promise<string> {
     const spec = this.#spec(name);
     const prepared = await prepareTask(spec, payload, options, this.#clock.now(), this.#config.maxPayloadBytes);
-    const [result] = await this.#queue.add([prepared.task]);
+    const [result] = await this.#add([prepared.task]);
     if (!result.ok) throw new DuplicateTaskError(name, prepared.uniqueKey ?? "", result.existingId);
     if (prepared.task.delay) this.#promoter.wakeAt(this.#clock.now() + prepared.task.delay);
     return result.id;
@@ -302,6 +305,7 @@ export class TaskRunner implements AsyncDisposable {
    * @returns One result per item, in input order.
    * @throws {UnknownTaskError} An item names an unregistered task.
    * @throws {PayloadValidationError} An item's payload is invalid.
+   * @throws {TransportError} The transport refused or failed the add.
    */
   async dispatchBulk(items: readonly BulkDispatchItem[]): Promise<DispatchResult[]> {
     if (!Array.isArray(items)) {
@@ -316,7 +320,7 @@ export class TaskRunner implements AsyncDisposable {
       tasks[i] = prepared.task;
       keys[i] = prepared.uniqueKey;
     }
-    const results = await this.#queue.add(tasks);
+    const results = await this.#add(tasks);
     const out: DispatchResult[] = new Array(results.length);
     let earliestDelay = Infinity;
     for (let i = 0; i < results.length; i++) {
@@ -331,6 +335,15 @@ export class TaskRunner implements AsyncDisposable {
     }
     if (earliestDelay !== Infinity) this.#promoter.wakeAt(this.#clock.now() + earliestDelay);
     return out;
+  }
+
+  /** Add tasks; a failing transport rejects with a `TransportError` (cause kept). */
+  async #add(tasks: NewTask[]): Promise<AddResult[]> {
+    try {
+      return await this.#queue.add(tasks);
+    } catch (error) {
+      throw asTransportError("add", error);
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import {
   DuplicateTaskError,
   PayloadValidationError,
+  TransportError,
   UnknownTaskError,
   ValidationError,
 } from "../mod.ts";
@@ -20,6 +21,20 @@ describe("dispatch", () => {
     const id = await runner.dispatch("hello", "world");
     assert.match(id, UUID);
     assert.equal((await queue.counts("test")).waiting, 1);
+  });
+
+  it("rejects with a TransportError keeping the cause when the transport refuses the add (Redis OOM, down)", async () => {
+    const refusal = new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    const { runner } = setup({}, { add: () => Promise.reject(refusal) });
+    const t = runner.registerTask({ name: "t", action: (_p: number) => {} });
+    for (const attempt of [() => runner.dispatch("t", 1), () => t.dispatchBulk([{ payload: 2 }])]) {
+      await assert.rejects(attempt(), (e: unknown) => {
+        assert.ok(e instanceof TransportError);
+        assert.equal(e.cause, refusal);
+        assert.match(e.message, /add.*OOM command not allowed/);
+        return true;
+      });
+    }
   });
 
   it("rejects an unregistered name with UnknownTaskError", async () => {
