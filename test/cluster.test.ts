@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createCluster } from "@redis/client";
-import { testMessageQueue } from "./conformance/mod.ts";
+import { testMessageQueue } from "../testing/mod.ts";
 import { RedisStreamQueue } from "../adapters/redis/mod.ts";
 import type { NewTask } from "../src/queue.ts";
 import { redisCli, type RedisClusterServers, startRedisCluster } from "./_redis.ts";

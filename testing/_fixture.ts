@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Consumer, MessageQueue, NewTask, UniqueLock } from "../../src/queue.ts";
+import type { Consumer, MessageQueue, NewTask, UniqueLock } from "../src/queue.ts";
 import type { ManualClock } from "./manual_clock.ts";
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../../src/queue.ts";
+import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../src/queue.ts";
 import type { Spec } from "./_delivery_specs.ts";
 import {
   assertNear,
