@@ -53,7 +53,7 @@ testMessageQueue("RedisStreamQueue", async () => {
       await client.close();
     },
   };
-});
+}, { onDelayedAdded: true, processInfo: true });
 
 function task(n: number, overrides: Partial<NewTask> = {}): NewTask {
   return {
