@@ -326,6 +326,11 @@ export interface TaskStatsDelta {
 /**
  * Upper bounds, in milliseconds, of the histogram buckets used for run and
  * wait times. The last implicit bucket is +Inf.
+ *
+ * The bounds are part of the {@linkcode StatsStore} contract, not of the
+ * engine's arithmetic: transports store bucket arrays of this length + 1,
+ * the monitor labels Prometheus buckets with them, and instances merge by
+ * adding index by index, so changing them changes the stored format.
  */
 export const HISTOGRAM_BUCKETS: readonly number[] = Object.freeze([
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
