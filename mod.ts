@@ -8,7 +8,14 @@
  * fleet-wide statistics. Delivery is at-least-once: make actions idempotent.
  *
  * Transports live in their own entry points: `@taskrunner/core/memory`
- * (in-process) and `@taskrunner/core/redis` (Redis Streams).
+ * (in-process) and `@taskrunner/core/redis` (Redis Streams); the monitor in
+ * `@taskrunner/core/hono`; the conformance suite a transport proves itself
+ * with, and `ManualClock`, in `@taskrunner/core/testing`.
+ *
+ * This entry point exports, in groups: the runner and its options; task
+ * definitions and dispatch; events; backoff policies; statistics; errors;
+ * the injected clock and logger; and the `MessageQueue` contract (its five
+ * roles and the types they exchange) for transport authors.
  *
  * @example Register, start, dispatch, stop
  * ```ts
@@ -33,16 +40,11 @@
  * @module
  */
 
+// The runner and its options.
 export { type RunnerState, TaskRunner } from "./src/runner.ts";
-export type {
-  CompletedEvent,
-  DeadEvent,
-  FailedEvent,
-  LostEvent,
-  ReclaimedEvent,
-  RetryingEvent,
-  RunnerEvents,
-} from "./src/events.ts";
+export type { ResolvedRunnerConfig, RunnerConfig } from "./src/config.ts";
+
+// Task definitions and dispatch.
 export type {
   BulkDispatchItem,
   DispatchOptions,
@@ -54,7 +56,21 @@ export type {
   TaskDefinition,
   TaskHandle,
 } from "./src/task.ts";
-export type { ResolvedRunnerConfig, RunnerConfig } from "./src/config.ts";
+export type { StandardSchemaV1 } from "./src/schema.ts";
+export { DEFAULT_MAX_PAYLOAD_BYTES } from "./src/codec.ts";
+
+// Events (`runner.on(type, listener)`).
+export type {
+  CompletedEvent,
+  DeadEvent,
+  FailedEvent,
+  LostEvent,
+  ReclaimedEvent,
+  RetryingEvent,
+  RunnerEvents,
+} from "./src/events.ts";
+
+// Backoff policies.
 export {
   type Backoff,
   type BackoffFunction,
@@ -63,23 +79,11 @@ export {
   type ExponentialBackoff,
   type FixedBackoff,
 } from "./src/retry.ts";
-export {
-  type BuildStatsInput,
-  buildRunnerStats,
-  percentile,
-  type RunnerStats,
-  type StatsSample,
-  type TaskStats,
-  type TimingStats,
-} from "./src/stats.ts";
-export {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  decodePayload,
-  type DecodeResult,
-  encodePayload,
-  type EncodeResult,
-} from "./src/codec.ts";
-export { Emitter, type Listener } from "./src/events.ts";
+
+// Statistics (`runner.stats()`).
+export type { RunnerStats, TaskStats, TimingStats } from "./src/stats.ts";
+
+// Errors.
 export {
   ConfigError,
   DuplicateTaskError,
@@ -96,20 +100,28 @@ export {
   ValidationError,
   type ValidationIssue,
 } from "./src/errors.ts";
+
+// What the host injects: time and logging.
 export { type Clock, systemClock, type TimerHandle } from "./src/clock.ts";
 export { type LogFields, type Logger, silentLogger } from "./src/logger.ts";
-export type { StandardSchemaV1 } from "./src/schema.ts";
+
+// The transport contract, for transport authors.
 export {
   type AddResult,
   type ClaimFailedHandlersOptions,
   type Consumer,
+  DEAD_LETTER_REASONS,
   type DeadLetter,
   type DeadLetterOptions,
   type DeadLetterPage,
   type DeadLetterReason,
+  type DeadLetterStore,
   type Delivery,
   type DeliveryRef,
+  type DeliveryTransport,
+  type FailedHandlerLeases,
   type FailureRecord,
+  type FleetRegistry,
   HISTOGRAM_BUCKETS,
   type InstanceInfo,
   type MessageQueue,
@@ -119,6 +131,7 @@ export {
   type ReceiveOptions,
   type ReclaimResult,
   type StatsDelta,
+  type StatsStore,
   type TaskStatsDelta,
   type UniqueLock,
 } from "./src/queue.ts";

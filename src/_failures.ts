@@ -8,7 +8,7 @@
 
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
-import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
+import type { ResolvedRunnerConfig } from "./config.ts";
 import { TaskRunnerError, UnknownTaskError } from "./errors.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Execution } from "./_execution.ts";
@@ -19,7 +19,7 @@ import { failureOf, isUnrecoverable, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { computeBackoff, DEFAULT_BACKOFF } from "./retry.ts";
 import type { StatsCollector } from "./stats.ts";
-import type { FailedTask } from "./task.ts";
+import type { FailedTask, ResolvedTask } from "./task.ts";
 
 /**
  * Shortest lease of a pending failed-task-handler call, in ms. The lease is

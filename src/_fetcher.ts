@@ -8,7 +8,8 @@
 
 import type { Fetcher } from "./_acks.ts";
 import { type Clock, sleep } from "./clock.ts";
-import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
+import type { ResolvedRunnerConfig } from "./config.ts";
+import type { ResolvedTask } from "./task.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { InstanceRegistration } from "./_instance.ts";
 import type { Logger } from "./logger.ts";

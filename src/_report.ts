@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TaskRunnerError, toFailure, TransportError, UnrecoverableError } from "./errors.ts";
+import { clip, TaskRunnerError, toFailure, TransportError, UnrecoverableError } from "./errors.ts";
 import { Emitter, type RunnerEvents } from "./events.ts";
 import type { LogFields, Logger } from "./logger.ts";
 import type { FailureRecord } from "./queue.ts";
@@ -111,10 +111,6 @@ export function failureOf(thrown: unknown): FailureRecord {
   const out: FailureRecord = { name: clip(name, 200), message: clip(String(record.message), MAX_FAILURE_TEXT) };
   if (typeof record.stack === "string") out.stack = clip(record.stack, MAX_FAILURE_TEXT);
   return out;
-}
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 40)}... (${text.length} characters, truncated)`;
 }
 
 /**

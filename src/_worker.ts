@@ -13,7 +13,7 @@
 import { AckBatcher, type Fetcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
-import type { ResolvedRunnerConfig, ResolvedTask } from "./config.ts";
+import type { ResolvedRunnerConfig } from "./config.ts";
 import {
   PayloadValidationError,
   type ShutdownError,
@@ -28,7 +28,7 @@ import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import type { StatsCollector } from "./stats.ts";
-import { validateWithSchema } from "./task.ts";
+import { type ResolvedTask, validateWithSchema } from "./task.ts";
 
 const NO_ERROR: unique symbol = Symbol("no error");
 const TIMED_OUT: unique symbol = Symbol("timed out");

@@ -1,20 +1,31 @@
 /**
- * Runner options and task definitions: their types, defaults, and the
- * valibot schemas that check them once, at construction and registration,
- * with messages naming the option and the value given.
+ * Runner options: their types, defaults, and the schema that checks them
+ * once, at construction, with messages naming the option and the value
+ * given. Task definitions are checked in `task.ts`; both are built from the
+ * blocks of `_schemas.ts`.
  *
  * @module
  */
 
 import * as v from "valibot";
 import { type Clock, systemClock } from "./clock.ts";
-import { ConfigError, type ValidationIssue } from "./errors.ts";
+import { ConfigError, describeValue } from "./errors.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { type Backoff, DEFAULT_BACKOFF } from "./retry.ts";
 import type { RunnerStats } from "./stats.ts";
-import type { FailedTaskHandler, TaskDefinition } from "./task.ts";
+import type { FailedTaskHandler } from "./task.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./codec.ts";
-import type { StandardSchemaV1 } from "./schema.ts";
+import {
+  backoffSchema,
+  fn,
+  nonEmptyString,
+  nonNegativeInt,
+  nonNegativeMs,
+  positiveInt,
+  positiveMs,
+  toConfigError,
+  withMethods,
+} from "./_schemas.ts";
 
 /** Options of `new TaskRunner(queue, config)`. All durations are milliseconds. */
 export interface RunnerConfig {
@@ -32,6 +43,10 @@ export interface RunnerConfig {
   /**
    * Maximum deliveries fetched per receive call (each receive asks for
    * `min(batchSize, free worker slots)`, so nothing waits unheartbeated).
+   * The same bound applies to each reclaim pass, and to failed-task handler
+   * calls taken over from stopped runners: at most `batchSize` claimed per
+   * pass, and at most `max(numWorkers, batchSize)` handler calls running on
+   * this runner at once, its own included.
    * @default 10
    */
   batchSize?: number;
@@ -157,65 +172,13 @@ export interface ResolvedRunnerConfig {
   host: string | undefined;
 }
 
-const POSITIVE_INT = "must be a positive integer";
-const NON_NEGATIVE_INT = "must be a non-negative integer";
-const POSITIVE_MS = "must be a positive finite number of milliseconds";
-const NON_NEGATIVE_MS = "must be a non-negative finite number of milliseconds";
-
-function positiveInt(message = POSITIVE_INT) {
-  return v.pipe(v.number(message), v.integer(message), v.minValue(1, message));
-}
-function nonNegativeInt() {
-  return v.pipe(v.number(NON_NEGATIVE_INT), v.integer(NON_NEGATIVE_INT), v.minValue(0, NON_NEGATIVE_INT));
-}
-function positiveMs(min = 0) {
-  const message = min > 0 ? `must be a finite number of milliseconds >= ${min}` : POSITIVE_MS;
-  return v.pipe(
-    v.number(message),
-    v.finite(message),
-    min > 0 ? v.minValue(min, message) : v.gtValue(0, message),
-  );
-}
-function nonNegativeMs() {
-  return v.pipe(v.number(NON_NEGATIVE_MS), v.finite(NON_NEGATIVE_MS), v.minValue(0, NON_NEGATIVE_MS));
-}
-function fn(what = "must be a function") {
-  return v.function(what);
-}
-const NAME_MESSAGE = "must be a non-empty string of at most 200 characters";
-const nonEmptyString = v.pipe(v.string(NAME_MESSAGE), v.minLength(1, NAME_MESSAGE), v.maxLength(200, NAME_MESSAGE));
-
-function isBackoff(value: unknown): boolean {
-  if (typeof value === "function") return true;
-  if (typeof value !== "object" || value === null) return false;
-  const b = value as Record<string, unknown>;
-  const okMs = (x: unknown, required: boolean) =>
-    x === undefined ? !required : typeof x === "number" && Number.isFinite(x) && x >= 0;
-  const okJitter = (x: unknown) => x === undefined || (typeof x === "number" && x >= 0 && x <= 1);
-  for (const key of Object.keys(b)) {
-    if (!["type", "delay", "maxDelay", "jitter"].includes(key)) return false;
-  }
-  if (b.type === "exponential") return okMs(b.delay, false) && okMs(b.maxDelay, false) && okJitter(b.jitter);
-  if (b.type === "fixed") return okMs(b.delay, true) && b.maxDelay === undefined && okJitter(b.jitter);
-  return false;
-}
-const BACKOFF_MESSAGE =
-  "must be a function (attempt, error) => ms, { type: \"exponential\", delay?, maxDelay?, jitter? } or { type: \"fixed\", delay, jitter? } (delays >= 0 ms, jitter 0 to 1)";
-const backoffSchema = v.custom<Backoff>(isBackoff, BACKOFF_MESSAGE);
-
-const LOGGER_MESSAGE = "must be a Logger (an object with debug, info, warn and error functions)";
-const loggerSchema = v.custom<Logger>(
-  (x) =>
-    typeof x === "object" && x !== null &&
-    ["debug", "info", "warn", "error"].every((k) => typeof (x as Record<string, unknown>)[k] === "function"),
-  LOGGER_MESSAGE,
+const loggerSchema = withMethods<Logger>(
+  ["debug", "info", "warn", "error"],
+  "must be a Logger (an object with debug, info, warn and error functions)",
 );
-const CLOCK_MESSAGE = "must be a Clock (an object with now, setTimeout and clearTimeout functions)";
-const clockSchema = v.custom<Clock>(
-  (x) =>
-    typeof x === "object" && x !== null &&
-    ["now", "setTimeout", "clearTimeout"].every((k) => typeof (x as Record<string, unknown>)[k] === "function"),
-  CLOCK_MESSAGE,
+const clockSchema = withMethods<Clock>(
+  ["now", "setTimeout", "clearTimeout"],
+  "must be a Clock (an object with now, setTimeout and clearTimeout functions)",
 );
 
 const runnerConfigSchema = v.strictObject({
@@ -242,59 +205,6 @@ const runnerConfigSchema = v.strictObject({
   instanceInterval: v.optional(positiveMs(10)),
   host: v.optional(nonEmptyString),
 });
-
-/**
- * Describe a value for an error message: numbers and strings literally,
- * other things by kind.
- *
- * @param value Anything.
- * @returns A short description such as `0`, `"ten"`, `NaN` or `a function`.
- */
-export function describeValue(value: unknown): string {
-  switch (typeof value) {
-    case "number":
-      return Object.is(value, -0) ? "-0" : String(value);
-    case "bigint":
-      return `${value}n`;
-    case "string": {
-      const s = JSON.stringify(value);
-      return s.length > 60 ? `${s.slice(0, 57)}..."` : s;
-    }
-    case "function":
-      return "a function";
-    case "undefined":
-      return "undefined";
-    case "symbol":
-    case "boolean":
-      return String(value);
-  }
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  try {
-    const s = JSON.stringify(value);
-    if (s !== undefined && s.length <= 60) return s;
-  } catch {
-    // fall through
-  }
-  return "an object";
-}
-
-function toConfigError(
-  prefix: string,
-  issues: readonly v.BaseIssue<unknown>[],
-  kind: "option" | "field",
-): ConfigError {
-  const mapped: ValidationIssue[] = issues.map((issue) => {
-    const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
-    if (issue.type === "strict_object") {
-      return { path, message: `unknown ${kind} '${path}'` };
-    }
-    return { path, message: `'${path}' ${issue.message}, got ${describeValue(issue.input)}` };
-  });
-  const first = mapped[0];
-  const message = first ? first.message : "invalid value";
-  return new ConfigError(`${prefix}: ${message}`, mapped);
-}
 
 /**
  * Check runner options and apply defaults.
@@ -335,90 +245,5 @@ export function parseRunnerConfig(config: RunnerConfig | undefined): ResolvedRun
     unknownTaskMaxRetry: c.unknownTaskMaxRetry ?? 10,
     instanceInterval: c.instanceInterval ?? 5_000,
     host: c.host,
-  };
-}
-
-/** Characters allowed in task names (they become part of storage keys). */
-export const TASK_NAME_PATTERN: RegExp = /^[A-Za-z0-9_.:/@-]{1,200}$/;
-
-const TASK_NAME_MESSAGE = "must be 1 to 200 characters among letters, digits and _ . : / @ -";
-const STANDARD_SCHEMA_MESSAGE = "must be a Standard Schema (valibot, zod, arktype, ...)";
-
-const taskDefinitionSchema = v.strictObject({
-  name: v.pipe(v.string(TASK_NAME_MESSAGE), v.regex(TASK_NAME_PATTERN, TASK_NAME_MESSAGE)),
-  action: fn(),
-  maxRetry: v.optional(nonNegativeInt()),
-  reservationTimeout: v.optional(positiveMs(10)),
-  unique: v.optional(v.boolean("must be a boolean")),
-  uniqueKey: v.optional(fn()),
-  uniqueFor: v.optional(nonNegativeMs()),
-  timeout: v.optional(positiveMs()),
-  backoff: v.optional(backoffSchema),
-  schema: v.optional(
-    v.custom<StandardSchemaV1>(
-      (x) =>
-        (typeof x === "object" || typeof x === "function") && x !== null &&
-        typeof (x as { "~standard"?: { validate?: unknown } })["~standard"]?.validate === "function",
-      STANDARD_SCHEMA_MESSAGE,
-    ),
-  ),
-});
-
-/** A task definition with every default applied (internal to the runner). */
-export interface ResolvedTask {
-  name: string;
-  // deno-lint-ignore no-explicit-any
-  action: (payload: any, ctx: any) => unknown;
-  maxRetry: number;
-  reservationTimeout: number;
-  unique: boolean;
-  uniqueKey: ((payload: never) => string) | undefined;
-  uniqueFor: number;
-  timeout: number | undefined;
-  backoff: Backoff;
-  schema: StandardSchemaV1 | undefined;
-}
-
-/**
- * Check a task definition and apply the runner's defaults.
- *
- * `unique` without `uniqueFor` is allowed: the lock is then held while the
- * task is queued or running and released when it completes or is
- * dead-lettered. `uniqueKey` and `uniqueFor` without `unique: true` are
- * refused, since they would silently do nothing.
- *
- * @param definition The definition given to `registerTask`.
- * @param defaults The runner's resolved options.
- * @returns The resolved definition.
- * @throws {ConfigError} Naming the task, the field and the value given.
- */
-export function parseTaskDefinition(
-  definition: TaskDefinition<never>,
-  defaults: Pick<ResolvedRunnerConfig, "maxRetry" | "reservationTimeout" | "backoff">,
-): ResolvedTask {
-  if (typeof definition !== "object" || definition === null) {
-    throw new ConfigError(`Cannot register task: definition must be an object, got ${describeValue(definition)}`, []);
-  }
-  const label = typeof definition.name === "string" ? `'${definition.name}'` : describeValue(definition.name);
-  const result = v.safeParse(taskDefinitionSchema, definition);
-  if (!result.success) throw toConfigError(`Cannot register task ${label}`, result.issues, "field");
-  const d = result.output;
-  if (!d.unique && (d.uniqueKey !== undefined || d.uniqueFor !== undefined)) {
-    const field = d.uniqueKey !== undefined ? "uniqueKey" : "uniqueFor";
-    throw new ConfigError(`Cannot register task ${label}: '${field}' requires 'unique: true'`, [
-      { path: field, message: "requires 'unique: true'" },
-    ]);
-  }
-  return {
-    name: d.name,
-    action: d.action as ResolvedTask["action"],
-    maxRetry: d.maxRetry ?? defaults.maxRetry,
-    reservationTimeout: d.reservationTimeout ?? defaults.reservationTimeout,
-    unique: d.unique ?? false,
-    uniqueKey: d.uniqueKey as ((payload: never) => string) | undefined,
-    uniqueFor: d.uniqueFor ?? 0,
-    timeout: d.timeout,
-    backoff: d.backoff ?? defaults.backoff,
-    schema: d.schema,
   };
 }

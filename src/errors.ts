@@ -170,3 +170,52 @@ export function toFailure(thrown: unknown): { name: string; message: string; sta
   }
   return { name: "NonErrorThrown", message: `non-Error value thrown: ${message}` };
 }
+
+/**
+ * Describe a value for an error message: numbers and strings literally,
+ * other things by kind, so a message says what was given without dumping
+ * a large or hostile value.
+ *
+ * @param value Anything.
+ * @returns A short description such as `0`, `"ten"`, `NaN` or `a function`.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+      return Object.is(value, -0) ? "-0" : String(value);
+    case "bigint":
+      return `${value}n`;
+    case "string": {
+      const s = JSON.stringify(value);
+      return s.length > 60 ? `${s.slice(0, 57)}..."` : s;
+    }
+    case "function":
+      return "a function";
+    case "undefined":
+      return "undefined";
+    case "symbol":
+    case "boolean":
+      return String(value);
+  }
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  try {
+    const s = JSON.stringify(value);
+    if (s !== undefined && s.length <= 60) return s;
+  } catch {
+    // fall through
+  }
+  return "an object";
+}
+
+/**
+ * Bound a text (a thrown message, a stack) so that recording or showing it
+ * stays cheap; a clipped text says how long it was.
+ *
+ * @param text The text.
+ * @param max Most characters returned (keep it well above 40, the note's size).
+ * @returns `text` itself when short enough, else its start and a truncation note.
+ */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 40)}... (${text.length} characters, truncated)`;
+}

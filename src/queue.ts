@@ -26,6 +26,14 @@
  *   before another consumer may reclaim it. It is per task
  *   (`NewTask.reservationTimeout`) and is measured on the transport's clock.
  *
+ * The contract is composed of named roles, in the order the conformance
+ * suite tests them: {@linkcode DeliveryTransport} (add, receive, ack, retry,
+ * dead-letter, heartbeat, reclaim, promote), {@linkcode FailedHandlerLeases},
+ * {@linkcode DeadLetterStore}, {@linkcode StatsStore} and
+ * {@linkcode FleetRegistry}. {@linkcode MessageQueue} is all five plus a
+ * name, an optional process identity and `close`; code that needs one role
+ * (the monitor reading dead letters) can ask for that role only.
+ *
  * All durations are milliseconds; all instants are Unix epoch milliseconds on
  * the transport's clock (Redis `TIME` for Redis), never the caller's.
  *
@@ -127,7 +135,7 @@ export interface Delivery extends DeliveryRef {
   malformed?: string;
 }
 
-/** Options for {@linkcode MessageQueue.receive}. */
+/** Options for {@linkcode DeliveryTransport.receive}. */
 export interface ReceiveOptions {
   /** Maximum number of deliveries to return (>= 1). */
   count: number;
@@ -153,20 +161,28 @@ export interface ReclaimResult {
   lost: string[];
 }
 
-/** Why a task went to the dead-letter store. */
-export type DeadLetterReason =
-  /** Every allowed attempt failed. */
-  | "max-retries"
-  /** The action threw an `UnrecoverableError`. */
-  | "unrecoverable"
-  /** No task of this name is registered on the instances that saw it. */
-  | "unknown-task"
-  /** The payload failed its schema or could not be decoded. */
-  | "invalid-payload"
-  /** The stored entry itself was malformed. */
-  | "malformed"
-  /** Delivered too many times without completing (crash loop). */
-  | "poison";
+/**
+ * Every reason a task may go to the dead-letter store, so a transport that
+ * reads reasons back from storage can check them:
+ * - `"max-retries"`: every allowed attempt failed;
+ * - `"unrecoverable"`: the action threw an `UnrecoverableError`;
+ * - `"unknown-task"`: no task of this name is registered on the instances
+ *   that saw it;
+ * - `"invalid-payload"`: the payload failed its schema or could not be decoded;
+ * - `"malformed"`: the stored entry itself was malformed;
+ * - `"poison"`: delivered too many times without completing (crash loop).
+ */
+export const DEAD_LETTER_REASONS: readonly [
+  "max-retries",
+  "unrecoverable",
+  "unknown-task",
+  "invalid-payload",
+  "malformed",
+  "poison",
+] = Object.freeze(["max-retries", "unrecoverable", "unknown-task", "invalid-payload", "malformed", "poison"] as const);
+
+/** Why a task went to the dead-letter store; see {@linkcode DEAD_LETTER_REASONS}. */
+export type DeadLetterReason = typeof DEAD_LETTER_REASONS[number];
 
 /** The error recorded with a dead letter. */
 export interface FailureRecord {
@@ -200,15 +216,15 @@ export interface DeadLetter {
   failedAt: number;
 }
 
-/** Options for {@linkcode MessageQueue.deadLetter}. */
+/** Options for {@linkcode DeliveryTransport.deadLetter}. */
 export interface DeadLetterOptions {
   /**
    * Record, in the same atomic step, a pending failed-task-handler call for
    * the new dead letter, leased to the calling consumer for this many
    * milliseconds (measured on the transport's clock). The engine calls the
-   * handler and then {@linkcode MessageQueue.completeFailedHandler}; if the
+   * handler and then {@linkcode FailedHandlerLeases.completeFailedHandler}; if the
    * caller dies in between, another consumer takes the call over with
-   * {@linkcode MessageQueue.claimFailedHandlers} once the lease has expired.
+   * {@linkcode FailedHandlerLeases.claimFailedHandlers} once the lease has expired.
    * 0 or absent: no handler call is pending (runners without a
    * `failedTaskHandler`).
    * @default 0
@@ -216,7 +232,7 @@ export interface DeadLetterOptions {
   handlerLease?: number;
 }
 
-/** Options for {@linkcode MessageQueue.claimFailedHandlers}. */
+/** Options for {@linkcode FailedHandlerLeases.claimFailedHandlers}. */
 export interface ClaimFailedHandlersOptions {
   /**
    * Lease given to each claimed handler call, in milliseconds (transport
@@ -310,6 +326,11 @@ export interface TaskStatsDelta {
 /**
  * Upper bounds, in milliseconds, of the histogram buckets used for run and
  * wait times. The last implicit bucket is +Inf.
+ *
+ * The bounds are part of the {@linkcode StatsStore} contract, not of the
+ * engine's arithmetic: transports store bucket arrays of this length + 1,
+ * the monitor labels Prometheus buckets with them, and instances merge by
+ * adding index by index, so changing them changes the stored format.
  */
 export const HISTOGRAM_BUCKETS: readonly number[] = Object.freeze([
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
@@ -317,21 +338,13 @@ export const HISTOGRAM_BUCKETS: readonly number[] = Object.freeze([
 ]);
 
 /**
- * The pluggable transport. Methods taking a `Consumer` act for that member
- * of its group. Every method may reject on transport failure (connection
- * lost); the engine retries with backoff and never loses a task to it.
+ * The delivery role: adding tasks, handing them to consumers, and the
+ * fenced steps that end or extend a delivery (ack, retry, dead-letter,
+ * heartbeat), with reclaim of what crashed consumers held and promotion of
+ * due delayed tasks. Methods taking a `Consumer` act for that member of its
+ * group.
  */
-export interface MessageQueue {
-  /** Human-readable identity for logs and the monitor ("redis:{tr:emails}"). */
-  readonly name: string;
-
-  /**
-   * Optional: the host name and process id of this process, used to name
-   * consumers and instances. Transports that may use runtime APIs provide
-   * it; the engine falls back to a random id.
-   */
-  processInfo?(): { host: string; pid: number };
-
+export interface DeliveryTransport {
   /**
    * Create the consumer group if missing, check the backend, start what the
    * transport needs. Idempotent. Called by the runner on start.
@@ -390,21 +403,6 @@ export interface MessageQueue {
   ): Promise<string | false>;
 
   /**
-   * Take over up to `count` pending failed-task-handler calls whose lease
-   * has expired (their consumer died before completing them), leasing each
-   * to `consumer` for `options.lease` ms from now. Concurrent callers never
-   * claim one call within the same lease. Returns the dead letters whose
-   * handler the caller must now run, then complete.
-   */
-  claimFailedHandlers(consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]>;
-
-  /**
-   * Mark the failed-task-handler call of a dead letter done: it is never
-   * claimed again. Idempotent (no pending call, or no such id, is fine).
-   */
-  completeFailedHandler(deadLetterId: string): Promise<void>;
-
-  /**
    * Extend the reservations of everything `consumer` holds in `deliveries`
    * (reset their idle time; extend their unique locks' backstop TTL) in one
    * call. Returns the `deliveryId`s it no longer owns (reclaimed by another
@@ -437,12 +435,34 @@ export interface MessageQueue {
    */
   onDelayedAdded?(listener: (dueAt: number) => void): () => void;
 
-  /** Counts for `group` at this moment. */
-  counts(group: string): Promise<QueueCounts>;
-
   /** Remove a consumer from its group, only if it owns no delivery. */
   removeConsumer(consumer: Consumer): Promise<boolean>;
+}
 
+/**
+ * The failed-handler lease role: pending `failedTaskHandler` calls, recorded
+ * with the dead letter (see {@linkcode DeadLetterOptions.handlerLease}) and
+ * taken over when the runner that owed them died.
+ */
+export interface FailedHandlerLeases {
+  /**
+   * Take over up to `count` pending failed-task-handler calls whose lease
+   * has expired (their consumer died before completing them), leasing each
+   * to `consumer` for `options.lease` ms from now. Concurrent callers never
+   * claim one call within the same lease. Returns the dead letters whose
+   * handler the caller must now run, then complete.
+   */
+  claimFailedHandlers(consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]>;
+
+  /**
+   * Mark the failed-task-handler call of a dead letter done: it is never
+   * claimed again. Idempotent (no pending call, or no such id, is fine).
+   */
+  completeFailedHandler(deadLetterId: string): Promise<void>;
+}
+
+/** The dead-letter store role: listing, reading, replaying and deleting dead letters. */
+export interface DeadLetterStore {
   /** Dead letters, oldest first, from `cursor` (exclusive), at most `limit`. */
   listDeadLetters(
     options: { cursor?: string | null; limit: number },
@@ -460,12 +480,28 @@ export interface MessageQueue {
    * there was no such id.
    */
   deleteDeadLetter(deadLetterId: string): Promise<boolean>;
+}
 
+/**
+ * The stats role: fleet-wide counters and histograms kept in the transport
+ * so every instance (and the monitor) sees the whole queue, and the counts
+ * of the queue right now.
+ */
+export interface StatsStore {
   /** Add a batch of statistics to the fleet-wide totals. */
   recordStats(delta: StatsDelta): Promise<void>;
   /** Fleet-wide totals since the queue was created (or stats reset). */
   readStats(): Promise<StatsDelta>;
 
+  /** Counts for `group` at this moment. */
+  counts(group: string): Promise<QueueCounts>;
+}
+
+/**
+ * The fleet registry role: live runner instances, fleet-wide one-shot
+ * tokens, and the fleet-wide pause flag.
+ */
+export interface FleetRegistry {
   /**
    * Register or refresh a live runner instance; it disappears from
    * `instances()` when not refreshed within `ttl` ms.
@@ -487,6 +523,25 @@ export interface MessageQueue {
   setPaused(paused: boolean): Promise<void>;
   /** Whether consuming is paused. */
   isPaused(): Promise<boolean>;
+}
+
+/**
+ * The pluggable transport: the five roles, plus its name, an optional
+ * process identity and `close`. Every method may reject on transport
+ * failure (connection lost); the engine retries with backoff and never
+ * loses a task to it.
+ */
+export interface MessageQueue
+  extends DeliveryTransport, FailedHandlerLeases, DeadLetterStore, StatsStore, FleetRegistry {
+  /** Human-readable identity for logs and the monitor ("redis:{tr:emails}"). */
+  readonly name: string;
+
+  /**
+   * Optional: the host name and process id of this process, used to name
+   * consumers and instances. Transports that may use runtime APIs provide
+   * it; the engine falls back to a random id.
+   */
+  processInfo?(): { host: string; pid: number };
 
   /**
    * Release what the transport opened (connections it duplicated, timers).

@@ -20,15 +20,9 @@ import { asTransportError, Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
 import { Workers } from "./_worker.ts";
 import { StatsReporter } from "./_stats_reporter.ts";
+import { parseRunnerConfig, type ResolvedRunnerConfig, type RunnerConfig } from "./config.ts";
 import {
-  parseRunnerConfig,
-  parseTaskDefinition,
-  type ResolvedRunnerConfig,
-  type ResolvedTask,
-  type RunnerConfig,
   describeValue,
-} from "./config.ts";
-import {
   DuplicateTaskError,
   RunnerStateError,
   ShutdownError,
@@ -49,9 +43,11 @@ import {
   type BulkDispatchItem,
   type DispatchOptions,
   type DispatchResult,
+  parseTaskDefinition,
+  prepareTask,
+  type ResolvedTask,
   type TaskDefinition,
   type TaskHandle,
-  prepareTask,
 } from "./task.ts";
 
 export type {
@@ -237,7 +233,8 @@ export class TaskRunner implements AsyncDisposable {
    *
    * @param definition Name, action and options; see {@linkcode TaskDefinition}.
    * @returns A handle whose `dispatch` is typed by the payload.
-   * @throws {ConfigError} When a field is invalid or the name is taken.
+   * @throws {ConfigError} When a field is invalid.
+   * @throws {TaskRunnerError} When the name is taken.
    */
   registerTask<S extends StandardSchemaV1>(
     definition: TaskDefinition<StandardSchemaV1.InferOutput<S>> & { schema: S },

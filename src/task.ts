@@ -1,14 +1,25 @@
 /**
- * Task definitions, the context an action receives, typed dispatch handles,
- * and Standard Schema payload validation.
+ * A task definition from type to resolved form: what `registerTask` takes,
+ * its schema and defaults (`parseTaskDefinition`), the resolved task the
+ * engine runs, the context an action receives, typed dispatch handles, and
+ * turning a dispatch into a task for the transport (`prepareTask`, with
+ * Standard Schema payload validation).
  *
  * @module
  */
 
+import * as v from "valibot";
 import { encodePayload } from "./codec.ts";
-import { describeValue, type ResolvedTask } from "./config.ts";
-import { type DuplicateTaskError, PayloadValidationError, ValidationError, type ValidationIssue } from "./errors.ts";
+import {
+  ConfigError,
+  describeValue,
+  type DuplicateTaskError,
+  PayloadValidationError,
+  ValidationError,
+  type ValidationIssue,
+} from "./errors.ts";
 import type { Backoff } from "./retry.ts";
+import { backoffSchema, fn, nonNegativeInt, nonNegativeMs, positiveMs, toConfigError } from "./_schemas.ts";
 import type { DeadLetterReason, FailureRecord, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
 
@@ -176,6 +187,101 @@ export interface FailedTask {
  * stack).
  */
 export type FailedTaskHandler = (task: FailedTask, error: unknown) => void | Promise<void>;
+
+/** Characters allowed in task names (they become part of storage keys). */
+export const TASK_NAME_PATTERN: RegExp = /^[A-Za-z0-9_.:/@-]{1,200}$/;
+
+const TASK_NAME_MESSAGE = "must be 1 to 200 characters among letters, digits and _ . : / @ -";
+const STANDARD_SCHEMA_MESSAGE = "must be a Standard Schema (valibot, zod, arktype, ...)";
+
+const taskDefinitionSchema = v.strictObject({
+  name: v.pipe(v.string(TASK_NAME_MESSAGE), v.regex(TASK_NAME_PATTERN, TASK_NAME_MESSAGE)),
+  action: fn(),
+  maxRetry: v.optional(nonNegativeInt()),
+  reservationTimeout: v.optional(positiveMs(10)),
+  unique: v.optional(v.boolean("must be a boolean")),
+  uniqueKey: v.optional(fn()),
+  uniqueFor: v.optional(nonNegativeMs()),
+  timeout: v.optional(positiveMs()),
+  backoff: v.optional(backoffSchema),
+  schema: v.optional(
+    v.custom<StandardSchemaV1>(
+      (x) =>
+        (typeof x === "object" || typeof x === "function") && x !== null &&
+        typeof (x as { "~standard"?: { validate?: unknown } })["~standard"]?.validate === "function",
+      STANDARD_SCHEMA_MESSAGE,
+    ),
+  ),
+});
+
+/**
+ * The runner-wide values a task definition falls back to for the fields it
+ * leaves out (the runner's `maxRetry`, `reservationTimeout` and `backoff`).
+ */
+export interface TaskDefaults {
+  /** Retries after the first run. */
+  maxRetry: number;
+  /** Reservation timeout, in ms. */
+  reservationTimeout: number;
+  /** Wait before each retry. */
+  backoff: Backoff;
+}
+
+/** A task definition with every default applied (internal to the runner). */
+export interface ResolvedTask {
+  name: string;
+  // deno-lint-ignore no-explicit-any
+  action: (payload: any, ctx: any) => unknown;
+  maxRetry: number;
+  reservationTimeout: number;
+  unique: boolean;
+  uniqueKey: ((payload: never) => string) | undefined;
+  uniqueFor: number;
+  timeout: number | undefined;
+  backoff: Backoff;
+  schema: StandardSchemaV1 | undefined;
+}
+
+/**
+ * Check a task definition and apply the defaults.
+ *
+ * `unique` without `uniqueFor` is allowed: the lock is then held while the
+ * task is queued or running and released when it completes or is
+ * dead-lettered. `uniqueKey` and `uniqueFor` without `unique: true` are
+ * refused, since they would silently do nothing.
+ *
+ * @param definition The definition given to `registerTask`.
+ * @param defaults The values of fields the definition leaves out (the runner's).
+ * @returns The resolved definition.
+ * @throws {ConfigError} Naming the task, the field and the value given.
+ */
+export function parseTaskDefinition(definition: TaskDefinition<never>, defaults: TaskDefaults): ResolvedTask {
+  if (typeof definition !== "object" || definition === null) {
+    throw new ConfigError(`Cannot register task: definition must be an object, got ${describeValue(definition)}`, []);
+  }
+  const label = typeof definition.name === "string" ? `'${definition.name}'` : describeValue(definition.name);
+  const result = v.safeParse(taskDefinitionSchema, definition);
+  if (!result.success) throw toConfigError(`Cannot register task ${label}`, result.issues, "field");
+  const d = result.output;
+  if (!d.unique && (d.uniqueKey !== undefined || d.uniqueFor !== undefined)) {
+    const field = d.uniqueKey !== undefined ? "uniqueKey" : "uniqueFor";
+    throw new ConfigError(`Cannot register task ${label}: '${field}' requires 'unique: true'`, [
+      { path: field, message: "requires 'unique: true'" },
+    ]);
+  }
+  return {
+    name: d.name,
+    action: d.action as ResolvedTask["action"],
+    maxRetry: d.maxRetry ?? defaults.maxRetry,
+    reservationTimeout: d.reservationTimeout ?? defaults.reservationTimeout,
+    unique: d.unique ?? false,
+    uniqueKey: d.uniqueKey as ((payload: never) => string) | undefined,
+    uniqueFor: d.uniqueFor ?? 0,
+    timeout: d.timeout,
+    backoff: d.backoff ?? defaults.backoff,
+    schema: d.schema,
+  };
+}
 
 /**
  * Validate a value against a Standard Schema.

@@ -2,7 +2,7 @@ import { afterEach } from "node:test";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
 import { type RunnerConfig, TaskRunner } from "../mod.ts";
 import type { MessageQueue } from "../src/queue.ts";
-import { ManualClock } from "./conformance/manual_clock.ts";
+import { ManualClock } from "../testing/manual_clock.ts";
 
 /** A runner on a fresh MemoryQueue, both on one ManualClock. */
 export interface EngineFixture {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createCluster } from "@redis/client";
-import { testMessageQueue } from "./conformance/mod.ts";
+import { testMessageQueue } from "../testing/mod.ts";
 import { RedisStreamQueue } from "../adapters/redis/mod.ts";
 import type { NewTask } from "../src/queue.ts";
 import { redisCli, type RedisClusterServers, startRedisCluster } from "./_redis.ts";
@@ -42,7 +42,7 @@ testMessageQueue("RedisStreamQueue on a 3-master Cluster", async () => {
       await cluster.close();
     },
   };
-});
+}, { onDelayedAdded: true, processInfo: true });
 
 describe("RedisStreamQueue on a 3-master Cluster", () => {
   it("runs a workload over several queues spread across the masters", async () => {

@@ -4,7 +4,7 @@ import { MemoryQueue } from "../adapters/memory/mod.ts";
 import type { FailedTask, RunnerConfig } from "../mod.ts";
 import type { Consumer } from "../src/queue.ts";
 import { deferred, engine, type EngineFixture, stopAll, tick, until } from "./_engine_helpers.ts";
-import { ManualClock } from "./conformance/manual_clock.ts";
+import { ManualClock } from "../testing/manual_clock.ts";
 
 /** Reservation timeout of the tests' tasks, in ms (reclaim and handler claims run every half of it). */
 const RESERVATION = 1_000;

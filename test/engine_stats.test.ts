@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HISTOGRAM_BUCKETS, type RunnerStats } from "../mod.ts";
 import { forever, until, engineSetup } from "./_engine_helpers.ts";
-import type { ManualClock } from "./conformance/manual_clock.ts";
+import type { ManualClock } from "../testing/manual_clock.ts";
 
 const setup = engineSetup();
 

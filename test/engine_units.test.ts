@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { computeBackoff, decodePayload, Emitter, encodePayload, HISTOGRAM_BUCKETS, percentile } from "../mod.ts";
-import { bucketIndex, StatsCollector } from "../src/stats.ts";
+import { computeBackoff, HISTOGRAM_BUCKETS } from "../mod.ts";
+import { decodePayload, encodePayload } from "../src/codec.ts";
+import { Emitter } from "../src/events.ts";
+import { bucketIndex, percentile, StatsCollector } from "../src/stats.ts";
 
 describe("computeBackoff", () => {
   it("doubles the exponential delay per failure, capped by maxDelay", () => {

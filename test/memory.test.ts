@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { MemoryQueue } from "../adapters/memory/mod.ts";
 import { TransportError } from "../src/errors.ts";
 import type { NewTask } from "../src/queue.ts";
-import { ManualClock, testMessageQueue } from "./conformance/mod.ts";
+import { ManualClock, testMessageQueue } from "../testing/mod.ts";
 
 testMessageQueue("MemoryQueue", () => {
   const clock = new ManualClock();
@@ -18,7 +18,7 @@ testMessageQueue("MemoryQueue", () => {
       await queue.deleteEntry(deliveryId);
     },
   });
-});
+}, { onDelayedAdded: true, processInfo: false });
 
 const c1 = { group: "g", name: "c1" };
 const c2 = { group: "g", name: "c2" };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "@redis/client";
-import { testMessageQueue } from "./conformance/mod.ts";
+import { testMessageQueue } from "../testing/mod.ts";
 import { TaskRunner } from "../mod.ts";
 import { RedisStreamQueue, redactRedisUrl } from "../adapters/redis/mod.ts";
 import type { RedisClientLike } from "../adapters/redis/mod.ts";
@@ -53,7 +53,7 @@ testMessageQueue("RedisStreamQueue", async () => {
       await client.close();
     },
   };
-});
+}, { onDelayedAdded: true, processInfo: true });
 
 function task(n: number, overrides: Partial<NewTask> = {}): NewTask {
   return {

@@ -20,7 +20,7 @@ const ID = /^[1-9][0-9]*$/;
  * Dead letters by id (a decimal sequence number), oldest first, with their
  * pending failed-handler calls.
  */
-export class DeadLetterStore {
+export class DeadLetters {
   #records = new Map<number, DeadRecord>();
   /** Ids in ascending order, for cursor pages. */
   #order: number[] = [];

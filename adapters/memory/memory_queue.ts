@@ -1,3 +1,15 @@
+/**
+ * {@linkcode MemoryQueue}: the whole `MessageQueue` contract in one process.
+ * It mirrors the Redis transport structure by structure: the stream with
+ * its consumer groups and pending lists (`_stream.ts`), the delayed tasks
+ * by due time (`_due_heap.ts`), the unique locks (`_unique_locks.ts`) and
+ * the dead letters with their pending handler calls (`_dead_letters.ts`).
+ * This file composes them into the contract's methods, each one synchronous
+ * underneath and so atomic.
+ *
+ * @module
+ */
+
 import { type Clock, systemClock } from "../../src/clock.ts";
 import { TransportError } from "../../src/errors.ts";
 import type {
@@ -21,9 +33,9 @@ import type {
   StatsDelta,
   TaskStatsDelta,
 } from "../../src/queue.ts";
-import { copyDeadLetter, DeadLetterStore } from "./_dead_letters.ts";
+import { copyDeadLetter, DeadLetters } from "./_dead_letters.ts";
 import { DueHeap } from "./_due_heap.ts";
-import { type StoredTask, TaskStream } from "./_stream.ts";
+import { type Group, type Pending, type StoredTask, TaskStream } from "./_stream.ts";
 import { UniqueLocks } from "./_unique_locks.ts";
 
 /** Options for {@linkcode MemoryQueue}. */
@@ -65,6 +77,14 @@ interface Waiter {
  * receive, ack, heartbeat; O(log n) for delayed tasks), which also makes it
  * the engine's ceiling in benchmarks without Redis.
  *
+ * Once the queue is closed, every method except `onDelayedAdded` and
+ * `close` rejects with a {@linkcode TransportError} (a `receive` waiting
+ * when the queue closes returns with nothing).
+ *
+ * `injectMalformed` and `deleteEntry` are test hooks, not part of the
+ * contract: they let a conformance fixture store an undecodable entry and
+ * delete one behind the queue's back.
+ *
  * @example Run a runner on the in-memory queue
  * ```ts
  * import { MemoryQueue } from "@taskrunner/core/memory";
@@ -86,7 +106,7 @@ export class MemoryQueue implements MessageQueue {
   #waiters = new Set<Waiter>();
 
   #locks = new UniqueLocks();
-  #dead = new DeadLetterStore();
+  #dead = new DeadLetters();
 
   #stats = new Map<string, TaskStatsDelta>();
   #instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
@@ -106,8 +126,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Create the consumer group if missing. A new group starts at the
    * beginning of the queue, so it receives every task still outstanding.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   init(group: string): Promise<void> {
     return this.#run(() => {
@@ -120,7 +138,6 @@ export class MemoryQueue implements MessageQueue {
    * is held yields `{ ok: false, reason: "duplicate", existingId }`.
    *
    * @returns One result per task, in input order.
-   * @throws {TransportError} When the queue is closed.
    */
   add(tasks: readonly NewTask[]): Promise<AddResult[]> {
     return this.#run(() => {
@@ -163,8 +180,6 @@ export class MemoryQueue implements MessageQueue {
    * waiting up to `block` ms on the clock when none is ready. Returns early
    * when work arrives, when `signal` aborts, or with nothing when the queue
    * is closed meanwhile.
-   *
-   * @throws {TransportError} When the queue is closed at the call.
    */
   async receive(consumer: Consumer, options: ReceiveOptions): Promise<Delivery[]> {
     this.#assertOpen();
@@ -205,7 +220,6 @@ export class MemoryQueue implements MessageQueue {
    * by token (shortened to the rest of `holdFor` when that has not passed).
    *
    * @returns Per delivery, in input order, whether it was completed.
-   * @throws {TransportError} When the queue is closed.
    */
   ack(
     consumer: Consumer,
@@ -213,13 +227,11 @@ export class MemoryQueue implements MessageQueue {
   ): Promise<boolean[]> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#stream.findGroup(consumer.group);
       return deliveries.map((ref) => {
-        const pending = group && this.#stream.owner(group, consumer.name, ref);
-        if (!group || !pending) return false;
-        this.#stream.complete(group, pending);
-        const unique = ref.unique ?? pending.entry.task.unique;
-        if (unique) this.#locks.release(unique.key, unique.token, now);
+        const owned = this.#owned(consumer, ref);
+        if (!owned) return false;
+        this.#stream.complete(owned.group, owned.pending);
+        if (owned.unique) this.#locks.release(owned.unique.key, owned.unique.token, now);
         return true;
       });
     });
@@ -231,15 +243,13 @@ export class MemoryQueue implements MessageQueue {
    * unique lock.
    *
    * @returns false (nothing changed) unless `consumer` still owns it.
-   * @throws {TransportError} When the queue is closed.
    */
   retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#stream.findGroup(consumer.group);
-      const pending = group && this.#stream.owner(group, consumer.name, delivery);
-      if (!group || !pending) return false;
-      this.#stream.complete(group, pending);
+      const owned = this.#owned(consumer, delivery);
+      if (!owned) return false;
+      this.#stream.complete(owned.group, owned.pending);
       const stored: StoredTask = {
         id: delivery.id,
         name: delivery.name,
@@ -248,8 +258,7 @@ export class MemoryQueue implements MessageQueue {
         reservationTimeout: delivery.reservationTimeout,
         dispatchedAt: delivery.dispatchedAt,
       };
-      const unique = delivery.unique ?? pending.entry.task.unique;
-      if (unique) stored.unique = { key: unique.key, token: unique.token };
+      if (owned.unique) stored.unique = { key: owned.unique.key, token: owned.unique.token };
       if (delivery.malformed !== undefined) stored.malformed = delivery.malformed;
       if (delay > 0) {
         this.#schedule(stored, now + delay);
@@ -269,7 +278,6 @@ export class MemoryQueue implements MessageQueue {
    *
    * @returns The new dead letter's id to exactly one caller per delivery;
    *   false unless `consumer` still owns it.
-   * @throws {TransportError} When the queue is closed.
    */
   deadLetter(
     consumer: Consumer,
@@ -280,12 +288,10 @@ export class MemoryQueue implements MessageQueue {
   ): Promise<string | false> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#stream.findGroup(consumer.group);
-      const pending = group && this.#stream.owner(group, consumer.name, delivery);
-      if (!group || !pending) return false;
-      this.#stream.complete(group, pending);
-      const unique = delivery.unique ?? pending.entry.task.unique;
-      if (unique) this.#locks.release(unique.key, unique.token, now);
+      const owned = this.#owned(consumer, delivery);
+      if (!owned) return false;
+      this.#stream.complete(owned.group, owned.pending);
+      if (owned.unique) this.#locks.release(owned.unique.key, owned.unique.token, now);
       const failure: FailureRecord = { name: error.name, message: error.message };
       if (error.stack !== undefined) failure.stack = error.stack;
       const deadLetterId = this.#dead.add({
@@ -312,7 +318,6 @@ export class MemoryQueue implements MessageQueue {
    * (earliest expiry first) to the caller for `lease` ms.
    *
    * @returns Their dead letters.
-   * @throws {TransportError} When the queue is closed.
    */
   claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
     return this.#run(() => this.#dead.claimHandlers(this.#clock.now(), options.lease, options.count));
@@ -320,8 +325,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Drop the pending failed-handler call of a dead letter. Idempotent.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   completeFailedHandler(deadLetterId: string): Promise<void> {
     return this.#run(() => {
@@ -334,26 +337,24 @@ export class MemoryQueue implements MessageQueue {
    * their unique locks' backstop TTL.
    *
    * @returns The `deliveryId`s it no longer owns (reclaimed or gone).
-   * @throws {TransportError} When the queue is closed.
    */
   heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
     return this.#run(() => {
       const now = this.#clock.now();
-      const group = this.#stream.findGroup(consumer.group);
       const lost: string[] = [];
       for (const ref of deliveries) {
-        const pending = group && this.#stream.owner(group, consumer.name, ref);
-        if (!group || !pending) {
+        const owned = this.#owned(consumer, ref);
+        if (!owned) {
           lost.push(ref.deliveryId);
           continue;
         }
-        if (pending.gone) {
-          this.#stream.drop(group, pending);
+        if (owned.pending.gone) {
+          this.#stream.drop(owned.group, owned.pending);
           lost.push(ref.deliveryId);
           continue;
         }
-        pending.lastSeen = now;
-        const unique = pending.entry.task.unique;
+        owned.pending.lastSeen = now;
+        const unique = owned.pending.entry.task.unique;
         if (unique) this.#locks.extend(unique.key, unique.token, now);
       }
       return lost;
@@ -366,8 +367,6 @@ export class MemoryQueue implements MessageQueue {
    * resumes where the previous one stopped, so every pending delivery gets
    * its turn. Pending deliveries whose entry was removed are dropped and
    * reported in `lost`.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
     return this.#run(() => {
@@ -379,8 +378,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Move every delayed task due at or before the clock's now into the ready
    * queue (each exactly once) and wake blocked receivers.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   promote(): Promise<PromoteResult> {
     return this.#run(() => {
@@ -413,8 +410,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Counts for `group`; a group not created yet has every ready task
    * waiting and no consumer.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   counts(group: string): Promise<QueueCounts> {
     return this.#run(() => {
@@ -434,7 +429,6 @@ export class MemoryQueue implements MessageQueue {
    *
    * @returns false when it still owns one; true otherwise (also when it was
    *   not registered).
-   * @throws {TransportError} When the queue is closed.
    */
   removeConsumer(consumer: Consumer): Promise<boolean> {
     return this.#run(() => {
@@ -450,8 +444,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Dead letters, oldest first, after `cursor` (exclusive), at most `limit`.
    * A cursor this queue never issued yields an empty page.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   listDeadLetters(options: { cursor?: string | null; limit: number }): Promise<DeadLetterPage> {
     return this.#run(() => {
@@ -463,7 +455,6 @@ export class MemoryQueue implements MessageQueue {
    * Fetch one dead letter.
    *
    * @returns The dead letter, or null when there is no such id.
-   * @throws {TransportError} When the queue is closed.
    */
   getDeadLetter(deadLetterId: string): Promise<DeadLetter | null> {
     return this.#run(() => {
@@ -477,7 +468,6 @@ export class MemoryQueue implements MessageQueue {
    * again: attempt 0, ready at once, same task id, no unique lock.
    *
    * @returns false when there is no such id.
-   * @throws {TransportError} When the queue is closed.
    */
   replayDeadLetter(deadLetterId: string): Promise<boolean> {
     return this.#run(() => {
@@ -504,7 +494,6 @@ export class MemoryQueue implements MessageQueue {
    * Remove a dead letter and its pending handler call.
    *
    * @returns false when there is no such id.
-   * @throws {TransportError} When the queue is closed.
    */
   deleteDeadLetter(deadLetterId: string): Promise<boolean> {
     return this.#run(() => {
@@ -515,8 +504,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Add a batch of statistics to the totals (counters and sums added,
    * histogram buckets added index by index).
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   recordStats(delta: StatsDelta): Promise<void> {
     return this.#run(() => {
@@ -540,8 +527,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Totals since the queue was created.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   readStats(): Promise<StatsDelta> {
     return this.#run(() => {
@@ -554,8 +539,6 @@ export class MemoryQueue implements MessageQueue {
   /**
    * Register or refresh an instance; it is listed until `ttl` ms pass
    * without a refresh. `lastSeen` is set to the clock's now.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
     return this.#run(() => {
@@ -566,8 +549,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Remove an instance from the registry.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   unregisterInstance(id: string): Promise<void> {
     return this.#run(() => {
@@ -577,8 +558,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Live instances, in registration order.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   instances(): Promise<InstanceInfo[]> {
     return this.#run(() => {
@@ -596,7 +575,6 @@ export class MemoryQueue implements MessageQueue {
    * Take a one-shot token for `key`.
    *
    * @returns true to exactly one caller per `key` until `ttl` ms have passed.
-   * @throws {TransportError} When the queue is closed.
    */
   claimOnce(key: string, ttl: number): Promise<boolean> {
     return this.#run(() => {
@@ -610,8 +588,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Set the paused flag (the runner stops fetching while it is set).
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   setPaused(paused: boolean): Promise<void> {
     return this.#run(() => {
@@ -621,8 +597,6 @@ export class MemoryQueue implements MessageQueue {
 
   /**
    * Whether the paused flag is set.
-   *
-   * @throws {TransportError} When the queue is closed.
    */
   isPaused(): Promise<boolean> {
     return this.#run(() => this.#paused);
@@ -644,13 +618,13 @@ export class MemoryQueue implements MessageQueue {
   }
 
   /**
-   * For testing transports: add an entry that cannot be decoded, as a
+   * Test hook (not part of the contract), for the conformance suite's
+   * fixture: add an entry that cannot be decoded, as a
    * foreign writer or corrupt data would. It is delivered with `malformed`
    * set to `reason`, empty `name` and `body`, and its delivery id as `id`.
    *
    * @param reason What is wrong with the entry.
    * @returns The delivery id of the entry.
-   * @throws {TransportError} When the queue is closed.
    */
   injectMalformed(reason: string = "entry has no task fields"): Promise<string> {
     return this.#run(() => {
@@ -671,13 +645,13 @@ export class MemoryQueue implements MessageQueue {
   }
 
   /**
-   * For testing transports: delete a stored entry behind the queue's back,
+   * Test hook (not part of the contract), for the conformance suite's
+   * fixture: delete a stored entry behind the queue's back,
    * as an outside `XDEL` or trim would. Deliveries of it still pending are
    * then reported as lost by `reclaim` and `heartbeat`.
    *
    * @param deliveryId The entry's delivery id.
    * @returns false when there was no such entry.
-   * @throws {TransportError} When the queue is closed.
    */
   deleteEntry(deliveryId: string): Promise<boolean> {
     return this.#run(() => {
@@ -689,6 +663,22 @@ export class MemoryQueue implements MessageQueue {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * The check every fenced step (ack, retry, dead-letter, heartbeat) starts
+   * with: the pending delivery `ref` names, when `consumer` still owns it
+   * with the same delivery count, with the unique lock it holds (the one the
+   * caller names, else the one stored with the task).
+   */
+  #owned(
+    consumer: Consumer,
+    ref: DeliveryRef & Pick<Delivery, "unique">,
+  ): { group: Group; pending: Pending; unique: { key: string; token: string } | undefined } | null {
+    const group = this.#stream.findGroup(consumer.group);
+    const pending = group && this.#stream.owner(group, consumer.name, ref);
+    if (!group || !pending) return null;
+    return { group, pending, unique: ref.unique ?? pending.entry.task.unique };
+  }
 
   #run<T>(fn: () => T): Promise<T> {
     try {

@@ -13,16 +13,16 @@
  *
  * @module
  */
-import type { DeadLetter, DeadLetterReason, Delivery, FailureRecord, NewTask } from "../../src/queue.ts";
+import {
+  DEAD_LETTER_REASONS,
+  type DeadLetter,
+  type DeadLetterReason,
+  type Delivery,
+  type FailureRecord,
+  type NewTask,
+} from "../../src/queue.ts";
 
-const REASONS: ReadonlySet<string> = new Set([
-  "max-retries",
-  "unrecoverable",
-  "unknown-task",
-  "invalid-payload",
-  "malformed",
-  "poison",
-]);
+const REASONS: ReadonlySet<string> = new Set(DEAD_LETTER_REASONS);
 
 /**
  * Fields of a task entry (without `rat`, which scripts set): the packed

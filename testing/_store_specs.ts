@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../../src/queue.ts";
+import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../src/queue.ts";
 import type { Spec } from "./_delivery_specs.ts";
 import {
   assertNear,
   DELAY,
   GROUP,
   MARGIN,
+  optionalMember,
+  type QueueCapabilities,
   realSleep,
   RESERVATION,
   settlesWithin,
@@ -56,7 +58,7 @@ function taskStats(part: Partial<TaskStatsDelta>): TaskStatsDelta {
 }
 
 /** dead letters, delayed tasks, unique locks, inspection, registry, flags, close. */
-export function storeSpecs(spec: Spec): void {
+export function storeSpecs(spec: Spec, capabilities: QueueCapabilities = {}): void {
   describe("dead letters", () => {
     spec("records the task with its reason, error and attempts, and removes it from the queue", async (t) => {
       const task = t.task({ name: "charge", body: '{"amount":3}', attempt: 2, dispatchedAt: t.now() - 1_000 });
@@ -295,25 +297,28 @@ export function storeSpecs(spec: Spec): void {
       assert.equal((await t.queue.counts(GROUP)).delayed, 0);
     });
 
-    spec("onDelayedAdded tells listeners each new due time until unsubscribed", async (t) => {
-      if (!t.queue.onDelayedAdded) return; // optional capability
-      const seen: number[] = [];
-      const unsubscribe = t.queue.onDelayedAdded((dueAt) => seen.push(dueAt));
-      try {
-        // A subscription may take a moment to become active (a pub/sub round trip).
-        await realSleep(SUBSCRIBE_GRACE);
-        const addedAt = t.now();
+    if (capabilities.onDelayedAdded !== false) {
+      spec("onDelayedAdded tells listeners each new due time until unsubscribed", async (t) => {
+        const onDelayedAdded = optionalMember(t.capabilities.onDelayedAdded, t.queue.onDelayedAdded, "onDelayedAdded");
+        if (!onDelayedAdded) return; // optional member, not declared
+        const seen: number[] = [];
+        const unsubscribe = onDelayedAdded.call(t.queue, (dueAt) => seen.push(dueAt));
+        try {
+          // A subscription may take a moment to become active (a pub/sub round trip).
+          await realSleep(SUBSCRIBE_GRACE);
+          const addedAt = t.now();
+          await t.queue.add([t.task({ delay: DELAY })]);
+          for (let i = 0; i < 100 && seen.length === 0; i++) await realSleep(20);
+          assert.equal(seen.length, 1);
+          assertNear(seen[0], addedAt + DELAY, t.tolerance, "dueAt");
+        } finally {
+          unsubscribe();
+        }
         await t.queue.add([t.task({ delay: DELAY })]);
-        for (let i = 0; i < 100 && seen.length === 0; i++) await realSleep(20);
-        assert.equal(seen.length, 1);
-        assertNear(seen[0], addedAt + DELAY, t.tolerance, "dueAt");
-      } finally {
-        unsubscribe();
-      }
-      await t.queue.add([t.task({ delay: DELAY })]);
-      await realSleep(SUBSCRIBE_GRACE);
-      assert.equal(seen.length, 1, "no call after unsubscribing");
-    });
+        await realSleep(SUBSCRIBE_GRACE);
+        assert.equal(seen.length, 1, "no call after unsubscribing");
+      });
+    }
 
     spec("a delayed unique task holds its lock while it waits", async (t) => {
       const task = t.task({ delay: DELAY, unique: t.lock("later-key") });
@@ -524,6 +529,20 @@ export function storeSpecs(spec: Spec): void {
       await t.queue.unregisterInstance("never-registered");
     });
   });
+
+  if (capabilities.processInfo !== false) {
+    describe("process identity", () => {
+      spec("processInfo names this process by a non-empty host and a non-negative integer pid", async (t) => {
+        const processInfo = optionalMember(t.capabilities.processInfo, t.queue.processInfo, "processInfo");
+        if (!processInfo) return; // optional member, not declared
+        const info = processInfo.call(t.queue);
+        assert.equal(typeof info.host, "string");
+        assert.ok(info.host.length > 0, "host is not empty");
+        assert.ok(Number.isInteger(info.pid) && info.pid >= 0, `pid is a non-negative integer, got ${info.pid}`);
+        assert.deepEqual(processInfo.call(t.queue), info, "the same process answers the same");
+      });
+    });
+  }
 
   describe("claimOnce", () => {
     spec("returns true to exactly one caller per key until ttl passes", async (t) => {

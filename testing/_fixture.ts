@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Consumer, MessageQueue, NewTask, UniqueLock } from "../../src/queue.ts";
+import type { Consumer, MessageQueue, NewTask, UniqueLock } from "../src/queue.ts";
 import type { ManualClock } from "./manual_clock.ts";
 
 /**
@@ -33,6 +33,36 @@ export interface QueueFixture {
   cleanup?(): Promise<void>;
 }
 
+/**
+ * The optional `MessageQueue` members a transport declares. `true`: the
+ * member's tests run and fail when the queue lacks it; `false`: they are
+ * not registered; absent: they run and check the member when the queue
+ * has it.
+ */
+export interface QueueCapabilities {
+  /** `onDelayedAdded`, announcing new delayed tasks' due times. */
+  onDelayedAdded?: boolean;
+  /** `processInfo`, the host name and pid used to name consumers. */
+  processInfo?: boolean;
+}
+
+/**
+ * Whether the tests of an optional member run, and the member itself when
+ * the queue has it.
+ *
+ * @param declared What the transport declared for this member.
+ * @param member The member as the queue under test has it.
+ * @param what The member's name, for the failure message.
+ * @returns The member, or undefined when the queue lacks it and did not declare it.
+ */
+export function optionalMember<M>(declared: boolean | undefined, member: M | undefined, what: string): M | undefined {
+  assert.ok(
+    member !== undefined || declared !== true,
+    `the transport declares '${what}' but the queue has no such member`,
+  );
+  return member;
+}
+
 /** Reservation timeout used by the suite's tasks, in milliseconds. */
 export const RESERVATION = 300;
 /** Delay used by the suite's delayed tasks and retries, in milliseconds. */
@@ -46,6 +76,8 @@ export const GROUP = "conformance";
 export interface SuiteContext {
   fixture: QueueFixture;
   queue: MessageQueue;
+  /** The optional members the transport declared. */
+  capabilities: QueueCapabilities;
   /** Two members of {@linkcode GROUP}. */
   c1: Consumer;
   c2: Consumer;
@@ -64,7 +96,7 @@ export interface SuiteContext {
 let serial = 0;
 
 /** Build the context of one test around a fixture. */
-export function context(fixture: QueueFixture): SuiteContext {
+export function context(fixture: QueueFixture, capabilities: QueueCapabilities = {}): SuiteContext {
   const clock = fixture.clock;
   const advance = (ms: number): Promise<void> => {
     if (clock) return clock.advance(ms);
@@ -75,6 +107,7 @@ export function context(fixture: QueueFixture): SuiteContext {
   return {
     fixture,
     queue: fixture.queue,
+    capabilities,
     c1: { group: GROUP, name: "consumer-1" },
     c2: { group: GROUP, name: "consumer-2" },
     advance,

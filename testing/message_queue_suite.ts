@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import { deliverySpecs, type Spec } from "./_delivery_specs.ts";
-import { context, GROUP, type QueueFixture } from "./_fixture.ts";
+import { context, GROUP, type QueueCapabilities, type QueueFixture } from "./_fixture.ts";
 import { handlerSpecs } from "./_handler_specs.ts";
 import { storeSpecs } from "./_store_specs.ts";
 
-export type { QueueFixture } from "./_fixture.ts";
+export type { QueueCapabilities, QueueFixture } from "./_fixture.ts";
 
 /**
  * Register the `MessageQueue` conformance suite with `node:test`: one
@@ -20,8 +20,13 @@ export type { QueueFixture } from "./_fixture.ts";
  * time passes for real, with reservation timeouts of 300 ms and delays of
  * 200 ms, so a whole run takes some seconds.
  *
+ * Optional members (`onDelayedAdded`, `processInfo`) are tested when the
+ * queue has them; declare them in `capabilities` so that a missing one fails
+ * (`true`) or its tests are left out (`false`).
+ *
  * @param name The transport's name, used as the top-level `describe` title.
  * @param factory Returns a fresh fixture for each test.
+ * @param capabilities The optional members the transport implements.
  *
  * @example Prove a transport conforms
  * ```ts
@@ -31,16 +36,20 @@ export type { QueueFixture } from "./_fixture.ts";
  * testMessageQueue("MemoryQueue", async () => {
  *   const clock = new ManualClock();
  *   return { queue: new MemoryQueue({ clock }), clock };
- * });
+ * }, { onDelayedAdded: true, processInfo: false });
  * ```
  */
-export function testMessageQueue(name: string, factory: () => Promise<QueueFixture>): void {
+export function testMessageQueue(
+  name: string,
+  factory: () => Promise<QueueFixture>,
+  capabilities: QueueCapabilities = {},
+): void {
   const spec: Spec = (title, body) => {
     it(title, async () => {
       const fixture = await factory();
       try {
         await fixture.queue.init(GROUP);
-        await body(context(fixture));
+        await body(context(fixture, capabilities));
       } finally {
         try {
           await fixture.queue.close();
@@ -52,7 +61,7 @@ export function testMessageQueue(name: string, factory: () => Promise<QueueFixtu
   };
   describe(`${name} conforms to MessageQueue`, () => {
     deliverySpecs(spec);
-    storeSpecs(spec);
+    storeSpecs(spec, capabilities);
     handlerSpecs(spec);
   });
 }

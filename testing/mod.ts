@@ -25,4 +25,4 @@
  */
 
 export { ManualClock } from "./manual_clock.ts";
-export { type QueueFixture, testMessageQueue } from "./message_queue_suite.ts";
+export { type QueueCapabilities, type QueueFixture, testMessageQueue } from "./message_queue_suite.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import type { Delivery } from "../../src/queue.ts";
+import type { Delivery } from "../src/queue.ts";
 import type { Spec } from "./_delivery_specs.ts";
 import { GROUP, MARGIN, RESERVATION, type SuiteContext } from "./_fixture.ts";
 
