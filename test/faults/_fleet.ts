@@ -10,7 +10,8 @@ import * as v from "valibot";
 import { TaskRunner } from "../../mod.ts";
 import { RedisStreamQueue } from "../../adapters/redis/mod.ts";
 import type { DeadLetter, MessageQueue } from "../../src/queue.ts";
-import { WorkerProcess, waitFor } from "./_harness.ts";
+import { after, before } from "node:test";
+import { RedisProcess, WorkerProcess, waitFor, type RedisProcessOptions } from "./_harness.ts";
 import type { TaskSpec, WorkerConfig, WorkerRecord, WorkPayload } from "./_protocol.ts";
 import type { DeadTask } from "./_ledger.ts";
 
@@ -229,4 +230,38 @@ export class Fleet {
   get tag(): string {
     return `{${this.options.prefix}:${this.options.queue ?? "q"}}`;
   }
+}
+
+/** What {@linkcode privateFleet} opens for one `describe` block. */
+export interface PrivateFleet {
+  readonly redis: RedisProcess;
+  readonly fleet: Fleet;
+}
+
+/**
+ * A private Redis and a fleet on it for the enclosing `describe` block: opened
+ * in its `before` hook, closed (fleet first, then the server) in its `after`
+ * hook. Read `redis` and `fleet` inside the tests, once the hook has run.
+ */
+export function privateFleet(options: Omit<FleetOptions, "redisUrl"> & { redis?: RedisProcessOptions }): PrivateFleet {
+  let redis: RedisProcess | undefined;
+  let fleet: Fleet | undefined;
+  before(async () => {
+    redis = await RedisProcess.start(options.redis);
+    fleet = await Fleet.open({ ...options, redisUrl: redis.url });
+  });
+  after(async () => {
+    await fleet?.close();
+    await redis?.stop();
+  });
+  return {
+    get redis(): RedisProcess {
+      if (!redis) throw new Error("privateFleet: read before its before() hook ran");
+      return redis;
+    },
+    get fleet(): Fleet {
+      if (!fleet) throw new Error("privateFleet: read before its before() hook ran");
+      return fleet;
+    },
+  };
 }

@@ -3,10 +3,10 @@
  * Fault matrix rows 1, 6, 12 and 19: the rows every runtime runs (Node, Deno,
  * Bun). Each prints its figure as `fault <row>: ...`.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { RedisProcess, delay, figure, percentile, runtime, uniquePrefix, waitFor, type Persistence } from "./_harness.ts";
-import { Fleet, openProducer } from "./_fleet.ts";
+import { delay, figure, percentile, runtime, uniquePrefix, waitFor, type Persistence } from "./_harness.ts";
+import { openProducer, privateFleet, type Fleet } from "./_fleet.ts";
 import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
 import { ms, range, starts, unacked } from "./_util.ts";
 import type { WorkerProcess } from "./_harness.ts";
@@ -15,22 +15,13 @@ import type { WorkerRecord } from "./_protocol.ts";
 const RESERVATION = 400;
 
 describe("fault 1: SIGKILL of a worker mid-task", () => {
-  let redis: RedisProcess;
-  let fleet: Fleet;
-  before(async () => {
-    redis = await RedisProcess.start();
-    fleet = await Fleet.open({
-      redisUrl: redis.url,
-      prefix: uniquePrefix("f1"),
-      tasks: [{ name: "work", maxRetry: 1, reservationTimeout: RESERVATION }],
-    });
-  });
-  after(async () => {
-    await fleet?.close();
-    await redis?.stop();
+  const env = privateFleet({
+    prefix: uniquePrefix("f1"),
+    tasks: [{ name: "work", maxRetry: 1, reservationTimeout: RESERVATION }],
   });
 
   it("reclaims the killed worker's tasks: nothing lost, one extra run per task in flight, no attempt charged", async () => {
+    const { fleet } = env;
     const survivor = await fleet.spawn({ numWorkers: 4, label: "survivor" });
     let victim = await fleet.spawn({ numWorkers: 4, label: "victim-1" });
     const ids = await fleet.dispatch("work", range(500).map((i) => ({ i, ms: 40 })));
@@ -100,22 +91,13 @@ describe("fault 1: SIGKILL of a worker mid-task", () => {
 });
 
 describe("fault 1: SIGKILL of a worker while the survivor is idle", () => {
-  let redis: RedisProcess;
-  let fleet: Fleet;
-  before(async () => {
-    redis = await RedisProcess.start();
-    fleet = await Fleet.open({
-      redisUrl: redis.url,
-      prefix: uniquePrefix("f1b"),
-      tasks: [{ name: "work", reservationTimeout: RESERVATION }],
-    });
-  });
-  after(async () => {
-    await fleet?.close();
-    await redis?.stop();
+  const env = privateFleet({
+    prefix: uniquePrefix("f1b"),
+    tasks: [{ name: "work", reservationTimeout: RESERVATION }],
   });
 
   it("an idle survivor (default batchSize = numWorkers) picks a dead worker's tasks up within about one reservation", async () => {
+    const { fleet } = env;
     const victim = await fleet.spawn({ numWorkers: 4, label: "victim" });
     const ids = await fleet.dispatch("work", range(4).map((i) => ({ i, ms: 60_000, onlyLabel: "victim", otherMs: 5 })));
     await waitFor("the victim to run all four", () => victim.of("start").length === 4, 10_000, 5);
@@ -142,22 +124,14 @@ describe("fault 1: SIGKILL of a worker while the survivor is idle", () => {
 
 for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
   describe(`fault 6: Redis SIGKILL and restart with AOF (${persistence})`, () => {
-    let redis: RedisProcess;
-    let fleet: Fleet;
-    before(async () => {
-      redis = await RedisProcess.start({ persistence });
-      fleet = await Fleet.open({
-        redisUrl: redis.url,
-        prefix: uniquePrefix("f6"),
-        tasks: [{ name: "work", maxRetry: 1, reservationTimeout: RESERVATION }],
-      });
-    });
-    after(async () => {
-      await fleet?.close();
-      await redis?.stop();
+    const env = privateFleet({
+      redis: { persistence },
+      prefix: uniquePrefix("f6"),
+      tasks: [{ name: "work", maxRetry: 1, reservationTimeout: RESERVATION }],
     });
 
     it("workers ride out the outage without a restart; nothing lost, duplicates bounded by what was in flight", async () => {
+      const { redis, fleet } = env;
       const a = await fleet.spawn({ numWorkers: 4, label: "a" });
       const b = await fleet.spawn({ numWorkers: 4, label: "b" });
       const pids = [a.pid, b.pid];
@@ -215,25 +189,16 @@ for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
 }
 
 describe("fault 12: poison payloads", () => {
-  let redis: RedisProcess;
-  let fleet: Fleet;
-  before(async () => {
-    redis = await RedisProcess.start();
-    fleet = await Fleet.open({
-      redisUrl: redis.url,
-      prefix: uniquePrefix("f12"),
-      tasks: [
-        { name: "work", maxRetry: 3, reservationTimeout: RESERVATION },
-        { name: "typed", maxRetry: 3, reservationTimeout: RESERVATION, schema: true },
-      ],
-    });
-  });
-  after(async () => {
-    await fleet?.close();
-    await redis?.stop();
+  const env = privateFleet({
+    prefix: uniquePrefix("f12"),
+    tasks: [
+      { name: "work", maxRetry: 3, reservationTimeout: RESERVATION },
+      { name: "typed", maxRetry: 3, reservationTimeout: RESERVATION, schema: true },
+    ],
   });
 
   it("bad entries are dead-lettered at once with a reason, a crash loop is quarantined, others run on", async () => {
+    const { redis, fleet } = env;
     const maxDeliveries = 3;
     const stream = `${fleet.tag}:stream`;
     const entry = (id: string, name: string, body: string) =>
@@ -311,22 +276,13 @@ describe("fault 12: poison payloads", () => {
 });
 
 describe("fault 19: unique-task race across processes", () => {
-  let redis: RedisProcess;
-  let fleet: Fleet;
-  before(async () => {
-    redis = await RedisProcess.start();
-    fleet = await Fleet.open({
-      redisUrl: redis.url,
-      prefix: uniquePrefix("f19"),
-      tasks: [{ name: "uniq", unique: true, maxRetry: 0, reservationTimeout: RESERVATION }],
-    });
-  });
-  after(async () => {
-    await fleet?.close();
-    await redis?.stop();
+  const env = privateFleet({
+    prefix: uniquePrefix("f19"),
+    tasks: [{ name: "uniq", unique: true, maxRetry: 0, reservationTimeout: RESERVATION }],
   });
 
   it("20 producers, 1000 keys: one accepted per key; locks released on every terminal state and after a crash", async () => {
+    const { redis, fleet } = env;
     const KEYS = 1000;
     const payload = (k: number) => ({
       i: k,
