@@ -13,7 +13,7 @@ import type { Execution } from "./_execution.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
-import { transportBackoff } from "./retry.ts";
+import { transportBackoff } from "./backoff.ts";
 import type { StatsCollector } from "./stats.ts";
 
 /** A fetch loop's consumer and its pending acks. */

@@ -16,7 +16,7 @@ import type { Logger } from "./logger.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import { transportBackoff } from "./retry.ts";
+import { transportBackoff } from "./backoff.ts";
 import type { Workers } from "./_worker.ts";
 
 /** Everything the fetch loops of one runner work with. */

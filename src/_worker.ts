@@ -27,6 +27,7 @@ import type { DelayedPromoter } from "./_promoter.ts";
 import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
+import { refusal } from "./retry_policy.ts";
 import type { StatsCollector } from "./stats.ts";
 import { type ResolvedTask, validateWithSchema } from "./task.ts";
 
@@ -180,7 +181,8 @@ export class Workers {
   #execute(execution: Execution): void {
     const d = execution.delivery;
     try {
-      if (d.malformed !== undefined) {
+      const refused = refusal(d, this.#config.maxDeliveries);
+      if (refused === "malformed") {
         return this.#refuse(
           execution,
           "malformed",
@@ -188,7 +190,7 @@ export class Workers {
           undefined,
         );
       }
-      if (d.deliveryCount > this.#config.maxDeliveries) {
+      if (refused === "poison") {
         return this.#refuse(
           execution,
           "poison",
