@@ -19,21 +19,9 @@ import type { Consumer, DeadLetter, DeadLetterReason, MessageQueue } from "./que
 import { failureOf, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { nextStep } from "./retry_policy.ts";
+import { handlerLease } from "./_timing.ts";
 import type { StatsCollector } from "./stats.ts";
 import type { FailedTask, ResolvedTask } from "./task.ts";
-
-/**
- * Shortest lease of a pending failed-task-handler call, in ms. The lease is
- * `max(reservationTimeout, MIN_HANDLER_LEASE)`: if the runner dies between
- * the dead letter and the end of the handler call, another runner calls the
- * handler once the lease has expired.
- */
-export const MIN_HANDLER_LEASE = 5_000;
-
-/** The lease of a handler call for a task with this reservation timeout, in ms. */
-export function handlerLease(reservationTimeout: number): number {
-  return Math.max(reservationTimeout, MIN_HANDLER_LEASE);
-}
 
 /** Retries and dead letters of one runner. */
 export class Failures {

@@ -10,11 +10,11 @@
 import type { Clock } from "./clock.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
-import type { Fetcher } from "./_acks.ts";
-import type { Execution } from "./_execution.ts";
+import type { Execution, Fetcher } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";
+import { heartbeatPeriod } from "./_timing.ts";
 
 /** Held deliveries of one runner, and their heartbeats. */
 export class Reservations {
@@ -212,8 +212,4 @@ export class Reservations {
       }),
     );
   }
-}
-
-function heartbeatPeriod(reservationTimeout: number): number {
-  return Math.max(1, Math.floor(reservationTimeout / 3));
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { AckBatcher, type Fetcher } from "./_acks.ts";
+import { AckBatcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
@@ -20,7 +20,7 @@ import {
   TaskRunnerError,
   TaskTimeoutError,
 } from "./errors.ts";
-import { Execution } from "./_execution.ts";
+import { Execution, type Fetcher } from "./_execution.ts";
 import { Failures } from "./_failures.ts";
 import { type Gate, newGate } from "./_gate.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
@@ -72,6 +72,8 @@ export class Workers {
   #registry: Map<string, ResolvedTask>;
   #reporter: Reporter;
   #reservations: Reservations;
+  /** `ctx.heartbeat()` of every execution (built once). */
+  #heartbeat: (execution: Execution) => Promise<void>;
   /** The reservations' held deliveries, at hand for the hot path. */
   #held: Map<string, Execution>;
   #acks: AckBatcher;
@@ -93,6 +95,8 @@ export class Workers {
     this.#registry = deps.registry;
     this.#reporter = deps.reporter;
     this.#reservations = deps.reservations;
+    const reservations = deps.reservations;
+    this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
     this.#held = deps.reservations.held;
     this.#acks = new AckBatcher(
       deps.queue,
@@ -166,7 +170,7 @@ export class Workers {
       }
       this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this.#reservations, fetcher, delivery, this.epoch);
+    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.epoch);
     this.#held.set(delivery.deliveryId, execution);
     this.busy++;
     this.#active++;

@@ -13,7 +13,7 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { type Fetcher, newFetcher } from "./_acks.ts";
+import { type Fetcher, newFetcher } from "./_execution.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
