@@ -74,8 +74,6 @@ export class Workers {
   #reservations: Reservations;
   /** `ctx.heartbeat()` of every execution (built once). */
   #heartbeat: (execution: Execution) => Promise<void>;
-  /** The reservations' held deliveries, at hand for the hot path. */
-  #held: Map<string, Execution>;
   #acks: AckBatcher;
   #failures: Failures;
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
@@ -97,7 +95,6 @@ export class Workers {
     this.#reservations = deps.reservations;
     const reservations = deps.reservations;
     this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
-    this.#held = deps.reservations.held;
     this.#acks = new AckBatcher(
       deps.queue,
       this.#clock,
@@ -155,7 +152,7 @@ export class Workers {
    * @param delivery The delivery.
    */
   begin(fetcher: Fetcher, delivery: Delivery): void {
-    const previous = this.#held.get(delivery.deliveryId);
+    const previous = this.#reservations.get(delivery.deliveryId);
     if (previous !== undefined) {
       // Reclaimed from ourselves (heartbeats did not get through in time).
       // A run still going, or done and waiting for its ack, carries on with
@@ -171,7 +168,7 @@ export class Workers {
       this.#reservations.markLost(previous, "reservation-lost");
     }
     const execution = new Execution(this.#heartbeat, fetcher, delivery, this.epoch);
-    this.#held.set(delivery.deliveryId, execution);
+    this.#reservations.hold(execution);
     this.busy++;
     this.#active++;
     this.#reservations.arm(delivery.reservationTimeout);

@@ -502,7 +502,7 @@ export class TaskRunner implements AsyncDisposable {
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
 
-    this.#reservations.held.clear();
+    this.#reservations.clear();
     this.#workers.reset();
     this.#instance.clear();
     this.#loops = [];
