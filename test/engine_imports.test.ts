@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
-const src = resolve(dirname(fileURLToPath(import.meta.url)), "../src");
+/** The source tree (the test may run from a compiled copy, so the checkout's root is tried too). */
+const src = [resolve(dirname(fileURLToPath(import.meta.url)), "../src"), resolve(process.cwd(), "src")]
+  .find((dir) => existsSync(join(dir, "runner.ts"))) ?? resolve(process.cwd(), "src");
 
 /** Relative imports (type-only ones too) of every module in src/, as a graph. */
 function importGraph(): Map<string, string[]> {
