@@ -78,7 +78,7 @@ export {
   DEFAULT_BACKOFF,
   type ExponentialBackoff,
   type FixedBackoff,
-} from "./src/retry.ts";
+} from "./src/backoff.ts";
 
 // Statistics (`runner.stats()`).
 export type { RunnerStats, TaskStats, TimingStats } from "./src/stats.ts";

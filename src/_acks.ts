@@ -9,36 +9,12 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
-import type { Execution } from "./_execution.ts";
+import type { Execution, Fetcher } from "./_execution.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
-import { transportBackoff } from "./retry.ts";
+import type { Delivery, MessageQueue } from "./queue.ts";
+import { transportBackoff } from "./backoff.ts";
 import type { StatsCollector } from "./stats.ts";
-
-/** A fetch loop's consumer and its pending acks. */
-export interface Fetcher {
-  /** The consumer it receives, acks and heartbeats as. */
-  consumer: Consumer;
-  /** Completed runs waiting for the next ack call. */
-  acks: Execution[];
-  /** An ack call is in flight. */
-  ackInFlight: boolean;
-  /** When the ack call in flight was sent (runner clock). */
-  ackSentAt: number;
-  /** Ack calls failed in a row. */
-  ackFailures: number;
-}
-
-/**
- * A fetcher with nothing to ack.
- *
- * @param consumer Its consumer.
- * @returns The fetcher.
- */
-export function newFetcher(consumer: Consumer): Fetcher {
-  return { consumer, acks: [], ackInFlight: false, ackSentAt: 0, ackFailures: 0 };
-}
 
 /** Batches the acks of one runner's completed runs. */
 export class AckBatcher {

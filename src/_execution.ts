@@ -1,14 +1,37 @@
 /**
  * One delivery being run by a runner, which is also the `ctx` its action
- * receives.
+ * receives, and the fetch loop record it was received through. A leaf: it
+ * imports only contract types.
  *
  * @module
  */
 
-import type { Fetcher } from "./_acks.ts";
-import type { Reservations } from "./_reservations.ts";
-import type { Delivery } from "./queue.ts";
+import type { Consumer, Delivery } from "./queue.ts";
 import type { TaskContext } from "./task.ts";
+
+/** A fetch loop's consumer and its pending acks. */
+export interface Fetcher {
+  /** The consumer it receives, acks and heartbeats as. */
+  consumer: Consumer;
+  /** Completed runs waiting for the next ack call. */
+  acks: Execution[];
+  /** An ack call is in flight. */
+  ackInFlight: boolean;
+  /** When the ack call in flight was sent (runner clock). */
+  ackSentAt: number;
+  /** Ack calls failed in a row. */
+  ackFailures: number;
+}
+
+/**
+ * A fetcher with nothing to ack.
+ *
+ * @param consumer Its consumer.
+ * @returns The fetcher.
+ */
+export function newFetcher(consumer: Consumer): Fetcher {
+  return { consumer, acks: [], ackInFlight: false, ackSentAt: 0, ackFailures: 0 };
+}
 
 /** One delivery being run: also the `ctx` its action receives. */
 export class Execution implements TaskContext {
@@ -18,7 +41,8 @@ export class Execution implements TaskContext {
   /** The delivery this runner holds; replaced when it reclaims the same one from itself. */
   delivery: Delivery;
   readonly fetcher: Fetcher;
-  readonly reservations: Reservations;
+  /** Extends this delivery's reservation now (`ctx.heartbeat()`). */
+  readonly #heartbeat: (execution: Execution) => Promise<void>;
   /** The start() it belongs to: work of an earlier run never touches the counters of a later one. */
   readonly epoch: number;
   controller: AbortController | null = null;
@@ -38,13 +62,13 @@ export class Execution implements TaskContext {
   /**
    * Create the execution of a delivery just received.
    *
-   * @param reservations The runner's held deliveries (for `ctx.heartbeat()`).
+   * @param heartbeat Extends an execution's reservation now (for `ctx.heartbeat()`).
    * @param fetcher The fetch loop that took it.
    * @param delivery The delivery.
    * @param epoch The runner's current start().
    */
-  constructor(reservations: Reservations, fetcher: Fetcher, delivery: Delivery, epoch: number) {
-    this.reservations = reservations;
+  constructor(heartbeat: (execution: Execution) => Promise<void>, fetcher: Fetcher, delivery: Delivery, epoch: number) {
+    this.#heartbeat = heartbeat;
     this.epoch = epoch;
     this.fetcher = fetcher;
     this.delivery = delivery;
@@ -82,6 +106,6 @@ export class Execution implements TaskContext {
    * @throws {ReservationLostError} When another consumer owns the delivery now.
    */
   heartbeat(): Promise<void> {
-    return this.reservations.heartbeatOne(this);
+    return this.#heartbeat(this);
   }
 }

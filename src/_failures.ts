@@ -1,7 +1,8 @@
 /**
- * What becomes of a run that failed, or of a delivery that cannot run: a
- * retry after its backoff, or a dead letter and the `failedTaskHandler`
- * call. A transport failure on the way leaves the delivery for reclaim.
+ * Carries out what `retry_policy.ts` decides for a run that failed, or a
+ * delivery that cannot run: a retry after its backoff, or a dead letter and
+ * the `failedTaskHandler` call. A transport failure on the way leaves the
+ * delivery for reclaim.
  *
  * @module
  */
@@ -15,24 +16,12 @@ import type { Execution } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
 import type { Consumer, DeadLetter, DeadLetterReason, MessageQueue } from "./queue.ts";
-import { failureOf, isUnrecoverable, type Reporter } from "./_report.ts";
+import { failureOf, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import { computeBackoff, DEFAULT_BACKOFF } from "./retry.ts";
+import { nextStep } from "./retry_policy.ts";
+import { handlerLease } from "./_timing.ts";
 import type { StatsCollector } from "./stats.ts";
 import type { FailedTask, ResolvedTask } from "./task.ts";
-
-/**
- * Shortest lease of a pending failed-task-handler call, in ms. The lease is
- * `max(reservationTimeout, MIN_HANDLER_LEASE)`: if the runner dies between
- * the dead letter and the end of the handler call, another runner calls the
- * handler once the lease has expired.
- */
-export const MIN_HANDLER_LEASE = 5_000;
-
-/** The lease of a handler call for a task with this reservation timeout, in ms. */
-export function handlerLease(reservationTimeout: number): number {
-  return Math.max(reservationTimeout, MIN_HANDLER_LEASE);
-}
 
 /** Retries and dead letters of one runner. */
 export class Failures {
@@ -101,20 +90,11 @@ export class Failures {
     if (this.#emitter.has("failed")) {
       this.#emitter.emit("failed", { id: d.id, name: d.name, attempt: d.attempt, error });
     }
-    if (isUnrecoverable(error)) {
-      return await this.deadLetter(execution, "unrecoverable", error, payload);
-    }
-    if (d.attempt >= spec.maxRetry) {
-      return await this.deadLetter(execution, "max-retries", error, payload);
-    }
-    let delay: number;
-    try {
-      delay = computeBackoff(spec.backoff, d.attempt + 1, error);
-    } catch (backoffError) {
+    const step = nextStep(d, spec, error, this.#config, (backoffError) => {
       this.#reporter.report(new TaskRunnerError(`Backoff of task '${d.name}' threw; using the default`, { cause: backoffError }));
-      delay = computeBackoff(DEFAULT_BACKOFF, d.attempt + 1, error);
-    }
-    await this.#retry(execution, delay, error);
+    });
+    if (step.kind === "dead") return await this.deadLetter(execution, step.reason, error, payload);
+    await this.#retry(execution, step.delay, error);
   }
 
   /**
@@ -127,15 +107,14 @@ export class Failures {
   async unknownTask(execution: Execution): Promise<void> {
     const d = execution.delivery;
     const error = new UnknownTaskError(d.name);
-    if (d.attempt >= this.#config.unknownTaskMaxRetry) {
-      return await this.deadLetter(execution, "unknown-task", error, undefined);
-    }
+    const step = nextStep(d, undefined, error, this.#config);
+    if (step.kind === "dead") return await this.deadLetter(execution, step.reason, error, undefined);
     this.#logger.warn("Received a task whose name is not registered here; retrying later", {
       id: d.id,
       name: d.name,
       attempt: d.attempt,
     });
-    await this.#retry(execution, computeBackoff(this.#config.backoff, d.attempt + 1, error), error);
+    await this.#retry(execution, step.delay, error);
   }
 
   async #retry(execution: Execution, delay: number, error: unknown): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Fetcher } from "./_acks.ts";
+import type { Fetcher } from "./_execution.ts";
 import { type Clock, sleep } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
 import type { ResolvedTask } from "./task.ts";
@@ -16,7 +16,8 @@ import type { Logger } from "./logger.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import { transportBackoff } from "./retry.ts";
+import { transportBackoff } from "./backoff.ts";
+import { reclaimPeriod, shortestReservation } from "./_timing.ts";
 import type { Workers } from "./_worker.ts";
 
 /** Everything the fetch loops of one runner work with. */
@@ -153,11 +154,7 @@ export class Fetching {
    * @returns The period in ms.
    */
   reclaimInterval(): number {
-    let shortest = this.#config.reservationTimeout;
-    for (const spec of this.#registry.values()) {
-      if (spec.reservationTimeout < shortest) shortest = spec.reservationTimeout;
-    }
-    return Math.max(5, Math.floor(shortest / 2));
+    return reclaimPeriod(shortestReservation(this.#config.reservationTimeout, this.#registry.values()));
   }
 
   /**

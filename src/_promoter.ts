@@ -12,7 +12,7 @@
 
 import type { Clock } from "./clock.ts";
 import type { MessageQueue } from "./queue.ts";
-import { transportBackoff } from "./retry.ts";
+import { transportBackoff } from "./backoff.ts";
 
 /** Longest sleep of the promoter, in ms (covers tasks added by other processes). */
 export const PROMOTE_MAX_SLEEP = 1_000;

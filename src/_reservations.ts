@@ -10,16 +10,16 @@
 import type { Clock } from "./clock.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
-import type { Fetcher } from "./_acks.ts";
-import type { Execution } from "./_execution.ts";
+import type { Execution, Fetcher } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";
+import { heartbeatPeriod } from "./_timing.ts";
 
 /** Held deliveries of one runner, and their heartbeats. */
 export class Reservations {
   /** Deliveries this runner owns and heartbeats, by delivery id. */
-  readonly held: Map<string, Execution> = new Map();
+  #held: Map<string, Execution> = new Map();
   #queue: MessageQueue;
   #clock: Clock;
   #logger: Logger;
@@ -55,13 +55,37 @@ export class Reservations {
   }
 
   /**
+   * The execution holding a delivery, if any.
+   *
+   * @param deliveryId The delivery's id.
+   * @returns The execution, or undefined.
+   */
+  get(deliveryId: string): Execution | undefined {
+    return this.#held.get(deliveryId);
+  }
+
+  /**
+   * Hold a delivery (replacing any earlier execution of it).
+   *
+   * @param execution The execution of the delivery.
+   */
+  hold(execution: Execution): void {
+    this.#held.set(execution.delivery.deliveryId, execution);
+  }
+
+  /** Forget every held delivery (once the runner stopped). */
+  clear(): void {
+    this.#held.clear();
+  }
+
+  /**
    * Stop holding a delivery (unless a fresher execution holds it now).
    *
    * @param execution The execution.
    */
   release(execution: Execution): void {
     const id = execution.delivery.deliveryId;
-    if (this.held.get(id) === execution) this.held.delete(id);
+    if (this.#held.get(id) === execution) this.#held.delete(id);
   }
 
   /**
@@ -76,7 +100,7 @@ export class Reservations {
     execution.lost = true;
     execution.abort(new ReservationLostError(execution.id));
     const id = execution.delivery.deliveryId;
-    if (this.held.get(id) === execution) this.held.delete(id);
+    if (this.#held.get(id) === execution) this.#held.delete(id);
     this.#logger.warn("Lost the reservation of a task", { id: execution.id, name: execution.name, reason });
     if (this.#emitter.has("lost")) {
       this.#emitter.emit("lost", { deliveryId: id, id: execution.id, name: execution.name, reason });
@@ -127,7 +151,7 @@ export class Reservations {
    */
   shortestHeldPeriod(): number {
     let shortest = this.#reservationTimeout;
-    for (const execution of this.held.values()) {
+    for (const execution of this.#held.values()) {
       const rt = execution.delivery.reservationTimeout;
       if (rt < shortest) shortest = rt;
     }
@@ -163,9 +187,9 @@ export class Reservations {
     this.#timer = null;
     this.#dueAt = Infinity;
     this.#period = Infinity;
-    if (this.held.size === 0) return;
+    if (this.#held.size === 0) return;
     let shortest = Infinity;
-    for (const execution of this.held.values()) {
+    for (const execution of this.#held.values()) {
       const rt = execution.delivery.reservationTimeout;
       if (rt < shortest) shortest = rt;
     }
@@ -188,7 +212,7 @@ export class Reservations {
   /** One heartbeat call per consumer, covering every delivery it holds. */
   async #send(): Promise<void> {
     const byFetcher = new Map<Fetcher, Delivery[]>();
-    for (const execution of this.held.values()) {
+    for (const execution of this.#held.values()) {
       let list = byFetcher.get(execution.fetcher);
       if (list === undefined) byFetcher.set(execution.fetcher, list = []);
       list.push(execution.delivery);
@@ -203,7 +227,7 @@ export class Reservations {
           return;
         }
         for (const id of lost) {
-          const execution = this.held.get(id);
+          const execution = this.#held.get(id);
           // Not if the runner has reclaimed a fresh delivery of it since this call went out.
           if (execution !== undefined && deliveries.includes(execution.delivery)) {
             this.markLost(execution, "reservation-lost");
@@ -212,8 +236,4 @@ export class Reservations {
       }),
     );
   }
-}
-
-function heartbeatPeriod(reservationTimeout: number): number {
-  return Math.max(1, Math.floor(reservationTimeout / 3));
 }

@@ -12,7 +12,7 @@
 
 import * as v from "valibot";
 import { ConfigError, describeValue, type ValidationIssue } from "./errors.ts";
-import type { Backoff } from "./retry.ts";
+import type { Backoff } from "./backoff.ts";
 
 const POSITIVE_INT = "must be a positive integer";
 const NON_NEGATIVE_INT = "must be a non-negative integer";

@@ -9,7 +9,7 @@
 import type { Clock } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
-import type { MessageQueue } from "./queue.ts";
+import type { MessageQueue, StatsDelta } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
 
@@ -25,6 +25,12 @@ export class StatsReporter {
   #isRunning: () => boolean;
   /** The sample the next snapshot's throughput is measured against. */
   #previous: StatsSample | null = null;
+  /**
+   * Flushes and reads of the stored totals, one at a time: a delta being
+   * written is then either still in {@linkcode collector} or already in the
+   * store when the totals are read, never both and never neither.
+   */
+  #serial: Promise<unknown> = Promise.resolve();
 
   /**
    * Create a reporter with nothing counted.
@@ -48,8 +54,28 @@ export class StatsReporter {
     this.#previous = null;
   }
 
+  /** Run `work` after every flush or totals read before it. */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#serial.then(work);
+    this.#serial = result.catch(() => {});
+    return result;
+  }
+
   /**
-   * Fleet-wide statistics read from the transport.
+   * Fleet-wide totals from the transport plus this runner's counts not
+   * flushed yet (read-your-writes for this process).
+   */
+  #totals(): Promise<StatsDelta> {
+    return this.#inTurn(async () => {
+      const totals = await this.#queue.readStats();
+      this.collector.addTo(totals);
+      return totals;
+    });
+  }
+
+  /**
+   * Fleet-wide statistics read from the transport, including what this
+   * runner counted since its last flush.
    *
    * @returns A {@linkcode RunnerStats} snapshot.
    * @throws Whatever the transport throws.
@@ -57,7 +83,7 @@ export class StatsReporter {
   async read(): Promise<RunnerStats> {
     const [counts, totals, instances, paused] = await Promise.all([
       this.#queue.counts(this.#config.consumerGroup),
-      this.#queue.readStats(),
+      this.#totals(),
       this.#queue.instances(),
       this.#queue.isPaused(),
     ]);
@@ -123,14 +149,17 @@ export class StatsReporter {
    *
    * @returns Resolves when done (never rejects).
    */
-  async flush(): Promise<void> {
-    if (this.collector.isEmpty) return;
-    const delta = this.collector.take();
-    try {
-      await this.#queue.recordStats(delta);
-    } catch (error) {
-      this.collector.restore(delta);
-      this.#reporter.transport("recordStats", error);
-    }
+  flush(): Promise<void> {
+    if (this.collector.isEmpty) return Promise.resolve();
+    return this.#inTurn(async () => {
+      if (this.collector.isEmpty) return;
+      const delta = this.collector.take();
+      try {
+        await this.#queue.recordStats(delta);
+      } catch (error) {
+        this.collector.restore(delta);
+        this.#reporter.transport("recordStats", error);
+      }
+    });
   }
 }

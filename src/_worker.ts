@@ -10,7 +10,7 @@
  * @module
  */
 
-import { AckBatcher, type Fetcher } from "./_acks.ts";
+import { AckBatcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
@@ -20,13 +20,14 @@ import {
   TaskRunnerError,
   TaskTimeoutError,
 } from "./errors.ts";
-import { Execution } from "./_execution.ts";
+import { Execution, type Fetcher } from "./_execution.ts";
 import { Failures } from "./_failures.ts";
 import { type Gate, newGate } from "./_gate.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
 import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
+import { refusal } from "./retry_policy.ts";
 import type { StatsCollector } from "./stats.ts";
 import { type ResolvedTask, validateWithSchema } from "./task.ts";
 
@@ -71,8 +72,8 @@ export class Workers {
   #registry: Map<string, ResolvedTask>;
   #reporter: Reporter;
   #reservations: Reservations;
-  /** The reservations' held deliveries, at hand for the hot path. */
-  #held: Map<string, Execution>;
+  /** `ctx.heartbeat()` of every execution (built once). */
+  #heartbeat: (execution: Execution) => Promise<void>;
   #acks: AckBatcher;
   #failures: Failures;
   /** Resolved (and cleared) when a worker slot frees or on shutdown; shared by all fetch loops. */
@@ -92,7 +93,8 @@ export class Workers {
     this.#registry = deps.registry;
     this.#reporter = deps.reporter;
     this.#reservations = deps.reservations;
-    this.#held = deps.reservations.held;
+    const reservations = deps.reservations;
+    this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
     this.#acks = new AckBatcher(
       deps.queue,
       this.#clock,
@@ -150,7 +152,7 @@ export class Workers {
    * @param delivery The delivery.
    */
   begin(fetcher: Fetcher, delivery: Delivery): void {
-    const previous = this.#held.get(delivery.deliveryId);
+    const previous = this.#reservations.get(delivery.deliveryId);
     if (previous !== undefined) {
       // Reclaimed from ourselves (heartbeats did not get through in time).
       // A run still going, or done and waiting for its ack, carries on with
@@ -165,8 +167,8 @@ export class Workers {
       }
       this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this.#reservations, fetcher, delivery, this.epoch);
-    this.#held.set(delivery.deliveryId, execution);
+    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.epoch);
+    this.#reservations.hold(execution);
     this.busy++;
     this.#active++;
     this.#reservations.arm(delivery.reservationTimeout);
@@ -180,7 +182,8 @@ export class Workers {
   #execute(execution: Execution): void {
     const d = execution.delivery;
     try {
-      if (d.malformed !== undefined) {
+      const refused = refusal(d, this.#config.maxDeliveries);
+      if (refused === "malformed") {
         return this.#refuse(
           execution,
           "malformed",
@@ -188,7 +191,7 @@ export class Workers {
           undefined,
         );
       }
-      if (d.deliveryCount > this.#config.maxDeliveries) {
+      if (refused === "poison") {
         return this.#refuse(
           execution,
           "poison",

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { type Clock, systemClock } from "./clock.ts";
 import { ConfigError, describeValue } from "./errors.ts";
 import { type Logger, silentLogger } from "./logger.ts";
-import { type Backoff, DEFAULT_BACKOFF } from "./retry.ts";
+import { type Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { RunnerStats } from "./stats.ts";
 import type { FailedTaskHandler } from "./task.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./codec.ts";

@@ -13,7 +13,7 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { type Fetcher, newFetcher } from "./_acks.ts";
+import { type Fetcher, newFetcher } from "./_execution.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
@@ -502,7 +502,7 @@ export class TaskRunner implements AsyncDisposable {
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
 
-    this.#reservations.held.clear();
+    this.#reservations.clear();
     this.#workers.reset();
     this.#instance.clear();
     this.#loops = [];

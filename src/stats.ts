@@ -192,21 +192,74 @@ export class StatsCollector {
    * @param delta A delta returned by {@linkcode take}.
    */
   restore(delta: StatsDelta): void {
-    for (const name of Object.keys(delta.tasks)) {
-      const from = delta.tasks[name];
-      const t = this.#task(name);
-      t.completed += from.completed;
-      t.failed += from.failed;
-      t.retried += from.retried;
-      t.dead += from.dead;
-      t.runTimeSum += from.runTimeSum;
-      t.waitTimeSum += from.waitTimeSum;
-      for (let i = 0; i < BUCKET_COUNT; i++) {
-        t.runTime[i] += from.runTime[i] ?? 0;
-        t.waitTime[i] += from.waitTime[i] ?? 0;
-      }
-    }
+    for (const name of Object.keys(delta.tasks)) addTaskDelta(this.#task(name), delta.tasks[name]);
   }
+
+  /**
+   * Add everything recorded since the last {@linkcode take} to a delta
+   * (this collector is left as it is).
+   * @param into The delta to add to (changed in place).
+   */
+  addTo(into: StatsDelta): void {
+    for (const [name, t] of this.#tasks) addTaskDelta(into.tasks[name] ??= emptyTaskDelta(), t);
+  }
+}
+
+/**
+ * Add one per-task delta to another, bucket by bucket.
+ *
+ * @param into The delta added to (changed in place).
+ * @param from The delta to add (a missing bucket counts as 0).
+ * @returns `into`.
+ */
+export function addTaskDelta(into: TaskStatsDelta, from: TaskStatsDelta): TaskStatsDelta {
+  into.completed += from.completed;
+  into.failed += from.failed;
+  into.retried += from.retried;
+  into.dead += from.dead;
+  into.runTimeSum += from.runTimeSum;
+  into.waitTimeSum += from.waitTimeSum;
+  addBuckets(into.runTime, from.runTime);
+  addBuckets(into.waitTime, from.waitTime);
+  return into;
+}
+
+/**
+ * Add a whole delta to another, task by task.
+ *
+ * @param into The delta added to (changed in place).
+ * @param from The delta to add.
+ * @returns `into`.
+ */
+export function addDelta(into: StatsDelta, from: StatsDelta): StatsDelta {
+  for (const name of Object.keys(from.tasks)) addTaskDelta(into.tasks[name] ??= emptyTaskDelta(), from.tasks[name]);
+  return into;
+}
+
+/**
+ * A deep copy of a per-task delta, with histograms of the full length.
+ *
+ * @param delta The delta to copy.
+ * @returns A new delta sharing no arrays with `delta`.
+ */
+export function copyTaskDelta(delta: TaskStatsDelta): TaskStatsDelta {
+  return { ...delta, runTime: [...delta.runTime], waitTime: [...delta.waitTime] };
+}
+
+/**
+ * A deep copy of a whole delta.
+ *
+ * @param delta The delta to copy.
+ * @returns A new delta sharing no objects with `delta`.
+ */
+export function copyDelta(delta: StatsDelta): StatsDelta {
+  const tasks: Record<string, TaskStatsDelta> = {};
+  for (const name of Object.keys(delta.tasks)) tasks[name] = copyTaskDelta(delta.tasks[name]);
+  return { tasks };
+}
+
+function addBuckets(into: number[], from: readonly number[]): void {
+  for (let i = 0; i < from.length; i++) into[i] = (into[i] ?? 0) + (from[i] ?? 0);
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from "./errors.ts";
-import type { Backoff } from "./retry.ts";
+import type { Backoff } from "./backoff.ts";
 import { backoffSchema, fn, nonNegativeInt, nonNegativeMs, positiveMs, toConfigError } from "./_schemas.ts";
 import type { DeadLetterReason, FailureRecord, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";

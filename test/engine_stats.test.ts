@@ -248,3 +248,72 @@ describe("long-queue hook", () => {
     assert.equal(runner.state, "running");
   });
 });
+
+describe("stats read-your-writes", () => {
+  it("count every completion right after the last completed event, with no wait", async () => {
+    const { runner } = setup({ statsInterval: 1_000 });
+    let completed = 0;
+    runner.on("completed", () => completed++);
+    const t = runner.registerTask({ name: "t", action: () => {} });
+    await runner.start();
+    await t.dispatchBulk(Array.from({ length: 50 }, () => ({ payload: null })));
+    await until(() => completed === 50, "50 completed");
+    const s = await runner.stats();
+    assert.equal(s.tasks.t?.completed, 50);
+    assert.deepEqual(s.totals, { completed: 50, failed: 0, retried: 0, dead: 0 });
+  });
+
+  it("count failures, retries and dead letters not flushed yet, with a long statsInterval", async () => {
+    const { runner, calls } = setup({ statsInterval: 3_600_000 });
+    let dead = 0;
+    runner.on("dead", () => dead++);
+    const bad = runner.registerTask({ name: "bad", maxRetry: 2, backoff: () => 0, action: () => {
+      throw new Error("x");
+    } });
+    await runner.start();
+    await bad.dispatch(null);
+    await until(() => dead === 1, "dead");
+    const s = await runner.stats();
+    assert.deepEqual(
+      [s.tasks.bad?.completed, s.tasks.bad?.failed, s.tasks.bad?.retried, s.tasks.bad?.dead],
+      [0, 3, 2, 1],
+    );
+    assert.equal(calls.recordStats, undefined, "nothing was flushed");
+  });
+
+  it("count a delta exactly once while its flush is in flight, and after it failed", async () => {
+    const gate: { hold: Promise<void> | null; fail: boolean } = { hold: null, fail: false };
+    let release = () => {};
+    const { runner, clock, queue } = setup({ statsInterval: 100 }, {
+      recordStats: async (delta: never) => {
+        if (gate.hold) await gate.hold;
+        if (gate.fail) throw new Error("store down");
+        await queue.recordStats(delta);
+      },
+    });
+    let completed = 0;
+    runner.on("completed", () => completed++);
+    const t = runner.registerTask({ name: "t", action: () => {} });
+    await runner.start();
+    await t.dispatchBulk(Array.from({ length: 5 }, () => ({ payload: null })));
+    await until(() => completed === 5, "5 completed");
+    // A flush starts and hangs before its write is applied.
+    gate.hold = new Promise((resolve) => (release = resolve));
+    await clock.advance(100);
+    const during = runner.stats();
+    await t.dispatchBulk(Array.from({ length: 2 }, () => ({ payload: null })));
+    await until(() => completed === 7, "7 completed");
+    release();
+    gate.hold = null;
+    assert.equal((await during).tasks.t?.completed, 7);
+    assert.equal((await runner.stats()).tasks.t?.completed, 7);
+    // A failed flush puts its delta back: still counted once.
+    gate.fail = true;
+    await clock.advance(100);
+    assert.equal((await runner.stats()).tasks.t?.completed, 7);
+    gate.fail = false;
+    await clock.advance(100);
+    assert.equal((await runner.stats()).tasks.t?.completed, 7);
+    assert.equal((await queue.readStats()).tasks.t?.completed, 7);
+  });
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { type Delivery, HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../src/queue.ts";
+import { emptyTaskDelta } from "../src/stats.ts";
 import type { Spec } from "./_delivery_specs.ts";
 import {
   assertNear,
@@ -44,17 +45,7 @@ function buckets(index: number, value: number): number[] {
 }
 
 function taskStats(part: Partial<TaskStatsDelta>): TaskStatsDelta {
-  return {
-    completed: 0,
-    failed: 0,
-    retried: 0,
-    dead: 0,
-    runTimeSum: 0,
-    runTime: buckets(0, 0),
-    waitTimeSum: 0,
-    waitTime: buckets(0, 0),
-    ...part,
-  };
+  return { ...emptyTaskDelta(), ...part };
 }
 
 /** dead letters, delayed tasks, unique locks, inspection, registry, flags, close. */

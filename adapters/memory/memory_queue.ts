@@ -12,6 +12,7 @@
 
 import { type Clock, systemClock } from "../../src/clock.ts";
 import { TransportError } from "../../src/errors.ts";
+import { addTaskDelta, copyTaskDelta } from "../../src/stats.ts";
 import type {
   AddResult,
   ClaimFailedHandlersOptions,
@@ -509,18 +510,8 @@ export class MemoryQueue implements MessageQueue {
     return this.#run(() => {
       for (const [name, part] of Object.entries(delta.tasks)) {
         const total = this.#stats.get(name);
-        if (!total) {
-          this.#stats.set(name, copyTaskStats(part));
-          continue;
-        }
-        total.completed += part.completed;
-        total.failed += part.failed;
-        total.retried += part.retried;
-        total.dead += part.dead;
-        total.runTimeSum += part.runTimeSum;
-        total.waitTimeSum += part.waitTimeSum;
-        addBuckets(total.runTime, part.runTime);
-        addBuckets(total.waitTime, part.waitTime);
+        if (total) addTaskDelta(total, part);
+        else this.#stats.set(name, copyTaskDelta(part));
       }
     });
   }
@@ -531,7 +522,7 @@ export class MemoryQueue implements MessageQueue {
   readStats(): Promise<StatsDelta> {
     return this.#run(() => {
       const tasks: Record<string, TaskStatsDelta> = {};
-      for (const [name, total] of this.#stats) tasks[name] = copyTaskStats(total);
+      for (const [name, total] of this.#stats) tasks[name] = copyTaskDelta(total);
       return { tasks };
     });
   }
@@ -709,21 +700,4 @@ export class MemoryQueue implements MessageQueue {
   #wake(): void {
     for (const waiter of this.#waiters) waiter.notify();
   }
-}
-
-function copyTaskStats(part: TaskStatsDelta): TaskStatsDelta {
-  return {
-    completed: part.completed,
-    failed: part.failed,
-    retried: part.retried,
-    dead: part.dead,
-    runTimeSum: part.runTimeSum,
-    runTime: [...part.runTime],
-    waitTimeSum: part.waitTimeSum,
-    waitTime: [...part.waitTime],
-  };
-}
-
-function addBuckets(total: number[], part: readonly number[]): void {
-  for (let i = 0; i < part.length; i++) total[i] = (total[i] ?? 0) + part[i];
 }

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { HISTOGRAM_BUCKETS, type StatsDelta, type TaskStatsDelta } from "../../src/queue.ts";
+import type { StatsDelta, TaskStatsDelta } from "../../src/queue.ts";
+import { emptyTaskDelta } from "../../src/stats.ts";
 import { fieldRecord } from "./_codec.ts";
 
 /** Flat field/increment list of a delta (zero increments left out). */
@@ -32,7 +33,7 @@ export function statsFields(delta: StatsDelta): string[] {
 /** Fleet-wide totals from an HGETALL reply (RESP2 list or RESP3 map). */
 export function parseStats(reply: unknown): StatsDelta {
   const tasks: Record<string, TaskStatsDelta> = {};
-  const task = (name: string) => (tasks[name] ??= emptyTaskStats());
+  const task = (name: string) => (tasks[name] ??= emptyTaskDelta());
   for (const [field, raw] of pairs(reply)) {
     const value = Number(raw);
     const m = /^(c|f|r|d|rs|ws):([\s\S]*)$/.exec(field);
@@ -60,19 +61,5 @@ export function parseStats(reply: unknown): StatsDelta {
 function pairs(reply: unknown): Array<[string, string]> {
   const rec = fieldRecord(reply);
   return rec ? Object.entries(rec) : [];
-}
-
-function emptyTaskStats(): TaskStatsDelta {
-  const n = HISTOGRAM_BUCKETS.length + 1;
-  return {
-    completed: 0,
-    failed: 0,
-    retried: 0,
-    dead: 0,
-    runTimeSum: 0,
-    runTime: new Array<number>(n).fill(0),
-    waitTimeSum: 0,
-    waitTime: new Array<number>(n).fill(0),
-  };
 }
 

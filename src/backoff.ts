@@ -1,5 +1,6 @@
 /**
  * Backoff policies: how long a failed task waits before its next run.
+ * Whether it runs again at all is decided in `retry_policy.ts`.
  *
  * A policy is either a description (`{ type: "exponential" }`,
  * `{ type: "fixed", delay }`) or a function `(attempt, error) => ms`.
@@ -57,12 +58,12 @@ export interface FixedBackoff {
 export type Backoff = ExponentialBackoff | FixedBackoff | BackoffFunction;
 
 /** The default policy: exponential from 1 s, capped at 1 h, 50 % jitter. */
-export const DEFAULT_BACKOFF: ExponentialBackoff = Object.freeze({
+export const DEFAULT_BACKOFF: Readonly<Required<ExponentialBackoff>> = Object.freeze({
   type: "exponential",
   delay: 1_000,
   maxDelay: 3_600_000,
   jitter: 0.5,
-}) as ExponentialBackoff;
+});
 
 /**
  * Compute the delay before the next run.
@@ -91,10 +92,10 @@ export function computeBackoff(
   } else if (policy.type === "fixed") {
     delay = withJitter(policy.delay, policy.jitter ?? 0, random);
   } else {
-    const base = policy.delay ?? 1_000;
-    const max = policy.maxDelay ?? 3_600_000;
+    const base = policy.delay ?? DEFAULT_BACKOFF.delay;
+    const max = policy.maxDelay ?? DEFAULT_BACKOFF.maxDelay;
     const exponent = Math.min(Math.max(attempt - 1, 0), 52);
-    delay = withJitter(Math.min(base * 2 ** exponent, max), policy.jitter ?? 0.5, random);
+    delay = withJitter(Math.min(base * 2 ** exponent, max), policy.jitter ?? DEFAULT_BACKOFF.jitter, random);
   }
   if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) return 0;
   return Math.round(delay);
