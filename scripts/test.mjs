@@ -18,7 +18,12 @@
 //   --no-checks               skip type checks, build, export check and publish dry-run (env TEST_CHECKS=0)
 //   --checks-only             run only the checks
 //   --list                    print which files each runtime would run, and exit
+// Before any test runs, the Deno and Bun binaries are put in place when npm skipped their install
+// scripts, and redis-server, promtool and chromium are installed with apt-get when the selected tests
+// need them and they are missing (scripts/provision.mjs; it stops the run when it cannot install).
 // Environment:
+//   TEST_PROVISION=0          never install a missing tool: the run stops with the package line
+//   TEST_PROVISION_PATH       the PATH the tools are looked up in (default PATH)
 //   TEST_CONCURRENCY          test files run at once by Node's runner for ordinary tests (default 2)
 //   TEST_FAULTS_CONCURRENCY   the same for test/faults (default 1)
 //   TEST_TIMEOUT_MIN          wall-clock limit of one runtime's run over one group of files (default 10;
@@ -44,6 +49,7 @@ import {
 } from "node:fs";
 import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureRuntimeBinaries, provision, toolsFor } from "./provision.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ALL_RUNTIMES = ["node20", "node24", "deno", "bun"];
@@ -194,6 +200,14 @@ if (flag("list")) {
   process.exit(0);
 }
 
+// ---------------------------------------------------------------------------------------------- system
+
+// The Deno and Bun binaries (npm packages) and the system tools the selected tests need
+// (scripts/provision.mjs): installed here when missing and allowed, or the run stops at once.
+const needsBinaries = selectedRuntimes.some((r) => r === "deno" || r === "bun") || runChecks || checksOnly;
+if (needsBinaries) ensureRuntimeBinaries(root);
+if (!checksOnly && !provision(toolsFor(testFiles))) process.exit(1);
+
 // ---------------------------------------------------------------------------------------------- running
 
 mkdirSync(LOG_DIR, { recursive: true });
@@ -341,8 +355,10 @@ async function buildForNode20() {
   const r = await run(`compile sources and tests for Node 20 (tsc -> ${relative(root, out)}/)`, process.execPath, [
     tsc, "-p", "tsconfig.test.json", "--outDir", out,
   ], { timeoutMs: 5 * 60_000, logName: "node20-compile.log" });
-  // Fixtures that tests read next to themselves (anything under test/ that is not TypeScript).
-  for (const f of walk(join(root, "test")).filter((f) => !f.endsWith(".ts"))) {
+  // Fixtures that tests read next to themselves (anything under test/ that is not TypeScript), and
+  // the scripts' own modules that tests import (scripts/*.mjs).
+  const extra = [...walk(join(root, "test")), ...walk(join(root, "scripts"))].filter((f) => !f.endsWith(".ts"));
+  for (const f of extra) {
     mkdirSync(dirname(join(out, f)), { recursive: true });
     copyFileSync(join(root, f), join(out, f));
   }
