@@ -53,7 +53,7 @@ testMessageQueue("RedisStreamQueue", async () => {
       await client.close();
     },
   };
-}, { onDelayedAdded: true, processInfo: true });
+}, { onDelayedAdded: true, processInfo: true, release: true });
 
 function task(n: number, overrides: Partial<NewTask> = {}): NewTask {
   return {
@@ -476,6 +476,47 @@ describe("RedisStreamQueue on Redis", () => {
       assert.deepEqual(await names(), ["crashed-empty", "crashed-holding", "recent-empty"]);
       assert.deepEqual(await queue.reclaim({ group: "g", name: "me" }, 10), { deliveries: [], lost: [] });
       assert.deepEqual(await names(), ["crashed-holding", "recent-empty"]);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("release closes the consumers' blocking connections and the subscription closes with its last listener", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client as unknown as RedisClientLike, { prefix: freshPrefix() });
+    const connections = async (): Promise<number> =>
+      String(await admin.sendCommand(["CLIENT", "LIST"])).trim().split("\n").length;
+    const until = async (want: number): Promise<void> => {
+      const deadline = Date.now() + 5_000;
+      while (await connections() !== want) {
+        if (Date.now() > deadline) assert.equal(await connections(), want);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      await queue.init("g");
+      const base = await connections();
+      const c1 = { group: "g", name: "c1" };
+      const c2 = { group: "g", name: "c2" };
+      await queue.receive(c1, { count: 1, block: 10 });
+      await queue.receive(c2, { count: 1, block: 10 });
+      const first = queue.onDelayedAdded(() => {});
+      const second = queue.onDelayedAdded(() => {});
+      await until(base + 3);
+      await queue.release([c1]);
+      assert.equal(await connections(), base + 2, "c1's blocking connection is closed");
+      first();
+      await queue.release([]);
+      assert.equal(await connections(), base + 2, "the subscription stays while a listener is left");
+      second();
+      await queue.release([c2]);
+      assert.equal(await connections(), base, "nothing of the queue's stays open");
+      await queue.release([c1, c2]);
+      await queue.add([task(0, { id: "after-release" })]);
+      const [d] = await queue.receive(c1, { count: 1, block: 1_000 });
+      assert.equal(d.id, "after-release");
+      assert.equal(await connections(), base + 1, "a receive after release opens its connection again");
     } finally {
       await queue.close();
       await client.close();
