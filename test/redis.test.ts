@@ -523,6 +523,30 @@ describe("RedisStreamQueue on Redis", () => {
     }
   });
 
+  it("a subscription still connecting when its last listener leaves is dropped, not left to connect later", async () => {
+    const own = await startRedis();
+    const client = newClient(own.url);
+    client.on("error", () => {});
+    await client.connect();
+    const queue = new RedisStreamQueue(client as unknown as RedisClientLike, { prefix: freshPrefix() });
+    const clients = (): number => redisCli(own, "CLIENT", "LIST").split("\n").length; // includes redis-cli's own
+    try {
+      assert.equal(clients(), 2);
+      own.kill("SIGSTOP"); // the subscription's connection is accepted but never answered
+      const off = queue.onDelayedAdded(() => {});
+      off();
+      await queue.release([]);
+      own.kill("SIGCONT");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(clients(), 2, "the abandoned subscription connected after all");
+    } finally {
+      own.kill("SIGCONT");
+      await queue.close();
+      await client.close();
+      await own.stop();
+    }
+  });
+
   it("processInfo names this host and process", () => {
     const queue = new RedisStreamQueue(admin as unknown as RedisClientLike);
     const info = queue.processInfo();

@@ -24,7 +24,7 @@ export class Announcements {
   #logger: Logger;
   #listeners = new Set<DelayedListener>();
   /** The subscription being opened or open; null when nobody listens. */
-  #subscriber: Promise<Connection | null> | null = null;
+  #subscriber: Subscriber | null = null;
   /** Subscriptions being shut (the last listener left, or close). */
   #shutting = new Set<Promise<void>>();
   #closed = false;
@@ -54,7 +54,10 @@ export class Announcements {
    */
   listen(listener: DelayedListener): () => void {
     this.#listeners.add(listener);
-    if (!this.#closed) this.#subscriber ??= this.#open(++this.#generation);
+    if (!this.#closed && !this.#subscriber) {
+      const client = this.#main.client.duplicate() as RedisClientLike;
+      this.#subscriber = { client, ready: this.#open(client, ++this.#generation) };
+    }
     return () => {
       if (this.#listeners.delete(listener) && this.#listeners.size === 0) this.#shut();
     };
@@ -66,7 +69,7 @@ export class Announcements {
    * hear of the task.
    */
   get opening(): Promise<unknown> | null {
-    return this.#subscriber;
+    return this.#subscriber?.ready ?? null;
   }
 
   /** Resolves once every subscription being shut is closed. */
@@ -97,14 +100,14 @@ export class Announcements {
     this.#subscriber = null;
     this.#generation++;
     if (!subscriber) return;
-    const shutting: Promise<void> = withDeadline(subscriber, ABORT_GRACE, "the subscriber")
-      .then((conn) => conn ? shutConnection(conn) : undefined, () => {})
+    // One that does not connect in time is destroyed, so it never connects later.
+    const shutting: Promise<void> = withDeadline(subscriber.ready, ABORT_GRACE, "the subscriber")
+      .then((conn) => conn ? shutConnection(conn) : undefined, () => destroy(subscriber.client))
       .finally(() => this.#shutting.delete(shutting));
     this.#shutting.add(shutting);
   }
 
-  async #open(generation: number): Promise<Connection | null> {
-    const client = this.#main.client.duplicate() as RedisClientLike;
+  async #open(client: RedisClientLike, generation: number): Promise<Connection | null> {
     client.on("error", (error: Error) => {
       if (!this.#closed) this.#logger.warn("redis subscriber connection error", { queue: this.#name, error: error.message });
     });
@@ -115,15 +118,14 @@ export class Announcements {
         if (Number.isFinite(due)) this.#fanOut(due);
       });
     } catch (error) {
+      destroy(client);
+      if (this.#generation !== generation) return null; // shut while connecting: nobody to warn
       this.#logger.warn("cannot subscribe to delayed-task announcements; promoters fall back to their own timers", {
         queue: this.#name,
         error: error instanceof Error ? error.message : String(error),
       });
       // Only this attempt is dropped: the next listener (or add) tries again.
-      if (this.#generation === generation) this.#subscriber = null;
-      try {
-        client.destroy();
-      } catch { /* already closed */ }
+      this.#subscriber = null;
       return null;
     }
     const conn = new Connection(client);
@@ -139,4 +141,16 @@ export class Announcements {
     }
     return conn;
   }
+}
+
+/** A subscription connection and its opening. */
+interface Subscriber {
+  client: RedisClientLike;
+  ready: Promise<Connection | null>;
+}
+
+function destroy(client: RedisClientLike): void {
+  try {
+    client.destroy();
+  } catch { /* already closed */ }
 }
