@@ -437,6 +437,20 @@ export interface DeliveryTransport {
 
   /** Remove a consumer from its group, only if it owns no delivery. */
   removeConsumer(consumer: Consumer): Promise<boolean>;
+
+  /**
+   * Optional: release what the transport opened to serve these consumers
+   * (a blocking connection per consumer, a subscription nobody listens to
+   * any more), so a stopped runner leaves nothing open that keeps the
+   * process alive. The runner calls it once at the end of `stop()`, after
+   * its fetch loops ended and its promoter unsubscribed. Idempotent; a later
+   * `receive` for the same consumer opens what it needs again.
+   *
+   * Fallback when absent: whatever the transport opened per consumer stays
+   * open until `close()`. A transport that opens nothing per consumer (the
+   * memory queue) needs no `release`.
+   */
+  release?(consumers: readonly Consumer[]): Promise<void>;
 }
 
 /**

@@ -501,6 +501,12 @@ export class TaskRunner implements AsyncDisposable {
       );
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
+    if (this.#queue.release) {
+      await this.#within(
+        this.#queue.release(this.#fetchers.map((f) => f.consumer)).catch((e) => this.#reporter.transport("release", e)),
+        FINAL_FLUSH_TIMEOUT,
+      );
+    }
 
     this.#reservations.clear();
     this.#workers.reset();

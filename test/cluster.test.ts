@@ -42,7 +42,7 @@ testMessageQueue("RedisStreamQueue on a 3-master Cluster", async () => {
       await cluster.close();
     },
   };
-}, { onDelayedAdded: true, processInfo: true });
+}, { onDelayedAdded: true, processInfo: true, release: true });
 
 describe("RedisStreamQueue on a 3-master Cluster", () => {
   it("runs a workload over several queues spread across the masters", async () => {

@@ -53,7 +53,7 @@ testMessageQueue("RedisStreamQueue", async () => {
       await client.close();
     },
   };
-}, { onDelayedAdded: true, processInfo: true });
+}, { onDelayedAdded: true, processInfo: true, release: true });
 
 function task(n: number, overrides: Partial<NewTask> = {}): NewTask {
   return {
@@ -479,6 +479,71 @@ describe("RedisStreamQueue on Redis", () => {
     } finally {
       await queue.close();
       await client.close();
+    }
+  });
+
+  it("release closes the consumers' blocking connections and the subscription closes with its last listener", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client as unknown as RedisClientLike, { prefix: freshPrefix() });
+    const connections = async (): Promise<number> =>
+      String(await admin.sendCommand(["CLIENT", "LIST"])).trim().split("\n").length;
+    const until = async (want: number): Promise<void> => {
+      const deadline = Date.now() + 5_000;
+      while (await connections() !== want) {
+        if (Date.now() > deadline) assert.equal(await connections(), want);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      await queue.init("g");
+      const base = await connections();
+      const c1 = { group: "g", name: "c1" };
+      const c2 = { group: "g", name: "c2" };
+      await queue.receive(c1, { count: 1, block: 10 });
+      await queue.receive(c2, { count: 1, block: 10 });
+      const first = queue.onDelayedAdded(() => {});
+      const second = queue.onDelayedAdded(() => {});
+      await until(base + 3);
+      await queue.release([c1]);
+      assert.equal(await connections(), base + 2, "c1's blocking connection is closed");
+      first();
+      await queue.release([]);
+      assert.equal(await connections(), base + 2, "the subscription stays while a listener is left");
+      second();
+      await queue.release([c2]);
+      assert.equal(await connections(), base, "nothing of the queue's stays open");
+      await queue.release([c1, c2]);
+      await queue.add([task(0, { id: "after-release" })]);
+      const [d] = await queue.receive(c1, { count: 1, block: 1_000 });
+      assert.equal(d.id, "after-release");
+      assert.equal(await connections(), base + 1, "a receive after release opens its connection again");
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("a subscription still connecting when its last listener leaves is dropped, not left to connect later", async () => {
+    const own = await startRedis();
+    const client = newClient(own.url);
+    client.on("error", () => {});
+    await client.connect();
+    const queue = new RedisStreamQueue(client as unknown as RedisClientLike, { prefix: freshPrefix() });
+    const clients = (): number => redisCli(own, "CLIENT", "LIST").split("\n").length; // includes redis-cli's own
+    try {
+      assert.equal(clients(), 2);
+      own.kill("SIGSTOP"); // the subscription's connection is accepted but never answered
+      const off = queue.onDelayedAdded(() => {});
+      off();
+      await queue.release([]);
+      own.kill("SIGCONT");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(clients(), 2, "the abandoned subscription connected after all");
+    } finally {
+      own.kill("SIGCONT");
+      await queue.close();
+      await client.close();
+      await own.stop();
     }
   });
 

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
-import { assertNear, DELAY, GROUP, MARGIN, RESERVATION, settlesWithin, type SuiteContext, watch } from "./_fixture.ts";
+import {
+  assertNear,
+  DELAY,
+  GROUP,
+  MARGIN,
+  optionalMember,
+  RESERVATION,
+  settlesWithin,
+  type SuiteContext,
+  watch,
+} from "./_fixture.ts";
 
 /** Registers one test: `body` runs against a fresh fixture. */
 export type Spec = (title: string, body: (t: SuiteContext) => Promise<void>) => void;
@@ -155,6 +165,20 @@ export function deliverySpecs(spec: Spec): void {
       controller.abort();
       const got = await settlesWithin(pending, 2_000, "blocked receive did not return on abort");
       assert.deepEqual(got, []);
+    });
+
+    spec("after release (twice), a blocked receive for the released consumer works again", async (t) => {
+      const release = optionalMember(t.capabilities.release, t.queue.release, "release");
+      if (!release) return; // optional member, not declared
+      assert.deepEqual(await t.queue.receive(t.c1, { count: 10, block: MARGIN }), []);
+      await release.call(t.queue, [t.c1, t.c2]);
+      await release.call(t.queue, [t.c1]);
+      const pending = t.queue.receive(t.c1, { count: 10, block: 10_000 });
+      await t.advance(MARGIN);
+      const task = t.task();
+      await t.queue.add([task]);
+      const got = await settlesWithin(pending, 2_000, "blocked receive after release did not return when a task was added");
+      assert.deepEqual(ids(got), [task.id]);
     });
 
     spec("with an already aborted signal, returns without waiting", async (t) => {

@@ -44,6 +44,8 @@ export interface QueueCapabilities {
   onDelayedAdded?: boolean;
   /** `processInfo`, the host name and pid used to name consumers. */
   processInfo?: boolean;
+  /** `release`, closing what consumers used once a runner stopped. */
+  release?: boolean;
 }
 
 /**

@@ -20,7 +20,7 @@ export type { QueueCapabilities, QueueFixture } from "./_fixture.ts";
  * time passes for real, with reservation timeouts of 300 ms and delays of
  * 200 ms, so a whole run takes some seconds.
  *
- * Optional members (`onDelayedAdded`, `processInfo`) are tested when the
+ * Optional members (`onDelayedAdded`, `processInfo`, `release`) are tested when the
  * queue has them; declare them in `capabilities` so that a missing one fails
  * (`true`) or its tests are left out (`false`).
  *

@@ -136,17 +136,34 @@ export class BlockingReaders {
     } catch { /* already closed */ }
   }
 
+  /**
+   * Close the blocking connections of these consumers (destroying those
+   * that do not answer); a later read opens a new one. Idempotent.
+   *
+   * @param names Consumer names.
+   */
+  async release(names: readonly string[]): Promise<void> {
+    const blockers: Blocker[] = [];
+    for (const name of names) {
+      const blocker = this.#blockers.get(name);
+      if (blocker === undefined) continue;
+      this.#blockers.delete(name);
+      blockers.push(blocker);
+    }
+    await Promise.all(blockers.map(shutBlocker));
+  }
+
   /** Close every blocking connection (destroying those that do not answer). */
   async close(): Promise<void> {
-    const blockers = [...this.#blockers.values()];
-    this.#blockers.clear();
-    await Promise.all(blockers.map((blocker) =>
-      withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(
-        () => shutConnection(blocker.conn),
-        () => shutConnection(blocker.conn),
-      )
-    ));
+    await this.release([...this.#blockers.keys()]);
   }
+}
+
+function shutBlocker(blocker: Blocker): Promise<void> {
+  return withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(
+    () => shutConnection(blocker.conn),
+    () => shutConnection(blocker.conn),
+  );
 }
 
 /**

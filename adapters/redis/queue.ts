@@ -32,10 +32,10 @@ import type {
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
 import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { Announcements } from "./_announcements.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
 import { parseStats, statsFields } from "./_stats.ts";
 import {
-  ABORT_GRACE,
   checkName,
   checkPositive,
   chunks,
@@ -203,8 +203,7 @@ export class RedisStreamQueue implements MessageQueue {
   #cursors = new Map<string, string>();
   #held = new Map<string, HeldLock>();
   #minReservation = Infinity;
-  #listeners = new Set<(dueAt: number) => void>();
-  #subscriber: Promise<Connection | null> | null = null;
+  #announcements: Announcements;
   #readers: BlockingReaders;
 
   /**
@@ -233,6 +232,7 @@ export class RedisStreamQueue implements MessageQueue {
       this.#commandTimeout,
       this.#closing.signal,
     );
+    this.#announcements = new Announcements(this.#conn, this.keys.delayedChannel, this.keys.delayed, this.name, this.#logger);
     this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
   }
 
@@ -355,7 +355,8 @@ export class RedisStreamQueue implements MessageQueue {
   async add(tasks: readonly NewTask[]): Promise<AddResult[]> {
     const results: AddResult[] = [];
     // Listeners registered before this add must hear of its delayed tasks.
-    if (this.#subscriber && tasks.some((t) => (t.delay ?? 0) > 0)) await this.#subscriber;
+    const subscribing = this.#announcements.opening;
+    if (subscribing && tasks.some((t) => (t.delay ?? 0) > 0)) await subscribing;
     // Runs of plain tasks (no lock, no delay) are pipelined XADDs: the entry
     // id carries the server time they became ready. Tasks with a lock or a
     // delay go through the add script. Runs are sent one after another so
@@ -511,7 +512,8 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Complete and re-schedule (attempt + 1) in one owner-checked script. */
   async retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
-    if (this.#subscriber && delay > 0) await this.#subscriber;
+    const subscribing = this.#announcements.opening;
+    if (subscribing && delay > 0) await subscribing;
     const keys = [this.keys.stream, this.keys.delayed];
     if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
     const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique, delivery.dispatchedAt);
@@ -680,70 +682,20 @@ export class RedisStreamQueue implements MessageQueue {
 
   /**
    * Call `listener` with the due time of each newly delayed task, from any
-   * producer (Redis pub/sub on a lazily opened connection).
+   * producer (Redis pub/sub on a connection opened with the first listener
+   * and closed with the last).
    */
   onDelayedAdded(listener: (dueAt: number) => void): () => void {
-    this.#listeners.add(listener);
-    this.#subscriber ??= this.#subscribe();
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#announcements.listen(listener);
   }
 
-  async #subscribe(): Promise<Connection | null> {
-    if (this.#closed) return null;
-    const client = this.#conn.client.duplicate() as RedisClientLike;
-    client.on("error", (error: Error) => {
-      if (!this.#closed) this.#logger.warn("redis subscriber connection error", { queue: this.name, error: error.message });
-    });
-    try {
-      await client.connect();
-      await client.subscribe(this.keys.delayedChannel, (message: string) => {
-        const due = Number(message);
-        if (!Number.isFinite(due)) return;
-        for (const l of this.#listeners) {
-          try {
-            l(due);
-          } catch (error) {
-            this.#logger.error("delayed-task listener threw", { queue: this.name, error: String(error) });
-          }
-        }
-      });
-    } catch (error) {
-      this.#logger.warn("cannot subscribe to delayed-task announcements; promoters fall back to their own timers", {
-        queue: this.name,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      this.#subscriber = null;
-      try {
-        client.destroy();
-      } catch { /* already closed */ }
-      return null;
-    }
-    const conn = new Connection(client);
-    if (this.#closed) {
-      await conn.client.close().catch(() => conn.client.destroy());
-      return conn;
-    }
-    // Delayed tasks added before the subscription took effect were not
-    // announced: announce the earliest one now, so promoters see it in time.
-    try {
-      const reply = await this.#conn.send(this.keys.delayed, ["ZRANGE", this.keys.delayed, "0", "0", "WITHSCORES"]);
-      const flat = Array.isArray(reply) ? reply.flat() : [];
-      const due = flat.length >= 2 ? Number(flat[1]) : NaN;
-      if (Number.isFinite(due)) {
-        for (const l of this.#listeners) {
-          try {
-            l(due);
-          } catch (error) {
-            this.#logger.error("delayed-task listener threw", { queue: this.name, error: String(error) });
-          }
-        }
-      }
-    } catch {
-      // The promoter's own timer still covers it.
-    }
-    return conn;
+  /**
+   * Close the blocking connections of these consumers and wait for a
+   * subscription whose last listener left to close; a later receive opens
+   * them again. The runner calls it at the end of `stop()`.
+   */
+  async release(consumers: readonly Consumer[]): Promise<void> {
+    await Promise.all([this.#readers.release(consumers.map((c) => c.name)), this.#announcements.settled()]);
   }
 
   /** Counts for `group`: waiting (not yet delivered), in flight, delayed, dead, consumers. */
@@ -899,15 +851,8 @@ export class RedisStreamQueue implements MessageQueue {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
-    const closing: Promise<unknown>[] = [];
-    closing.push(this.#readers.close());
-    if (this.#subscriber) {
-      closing.push(withDeadline(this.#subscriber, ABORT_GRACE, "the subscriber").then((c) => c && shutConnection(c), () => {}));
-    }
-    this.#subscriber = null;
-    this.#listeners.clear();
     this.#held.clear();
-    await Promise.all(closing);
+    await Promise.all([this.#readers.close(), this.#announcements.close()]);
     if (this.#ownsClient) await shutConnection(this.#conn);
   }
 
