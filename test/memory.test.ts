@@ -18,7 +18,7 @@ testMessageQueue("MemoryQueue", () => {
       await queue.deleteEntry(deliveryId);
     },
   });
-}, { onDelayedAdded: true, processInfo: false });
+}, { onDelayedAdded: true, processInfo: false, release: false });
 
 const c1 = { group: "g", name: "c1" };
 const c2 = { group: "g", name: "c2" };

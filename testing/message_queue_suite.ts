@@ -60,7 +60,7 @@ export function testMessageQueue(
     });
   };
   describe(`${name} conforms to MessageQueue`, () => {
-    deliverySpecs(spec);
+    deliverySpecs(spec, capabilities);
     storeSpecs(spec, capabilities);
     handlerSpecs(spec);
   });
