@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { after, before } from "node:test";
+import { createClient, type RedisClientType } from "@redis/client";
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createConnection, createServer } from "node:net";
@@ -262,4 +264,42 @@ export function redisCli(server: { port: number; socket?: string }, ...args: str
   const out = spawnSync("redis-cli", [...target, ...args], { encoding: "utf8" });
   if (out.status !== 0) throw new Error(`redis-cli ${args.join(" ")} failed: ${out.stderr}`);
   return out.stdout.trim();
+}
+
+/** A client of {@linkcode usePrivateRedis}'s server: `createClient({ url })`'s type. */
+// deno-lint-ignore ban-types
+export type PrivateRedisClient = RedisClientType<{}, {}, {}, 3, {}>;
+
+/**
+ * A private server for the enclosing test file or `describe` block: started
+ * in its `before` hook, stopped in its `after` hook. `connect()` opens a
+ * client on it (errors while the server is down are the test's to observe,
+ * not unhandled).
+ */
+export function usePrivateRedis(options: StartRedisOptions = {}): {
+  readonly server: RedisServer;
+  connect(): Promise<PrivateRedisClient>;
+} {
+  let server: RedisServer | undefined;
+  before(async () => {
+    server = await startRedis(options);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const started = (): RedisServer => {
+    if (!server) throw new Error("usePrivateRedis: read before its before() hook ran");
+    return server;
+  };
+  return {
+    get server() {
+      return started();
+    },
+    async connect() {
+      const client: PrivateRedisClient = createClient({ url: started().url });
+      client.on("error", () => {});
+      await client.connect();
+      return client;
+    },
+  };
 }

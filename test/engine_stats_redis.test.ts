@@ -1,31 +1,15 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { createClient } from "@redis/client";
+import { describe, it } from "node:test";
 import { RedisStreamQueue } from "../adapters/redis/mod.ts";
 import { TaskRunner } from "../mod.ts";
 import type { StatsDelta } from "../src/queue.ts";
-import { type RedisServer, startRedis } from "./_redis.ts";
+import { type PrivateRedisClient, usePrivateRedis } from "./_redis.ts";
 
-const newClient = (url: string) => createClient({ url });
-type Client = ReturnType<typeof newClient>;
+type Client = PrivateRedisClient;
 
-let server: RedisServer;
+const redis = usePrivateRedis();
+const connected = (): Promise<Client> => redis.connect();
 let n = 0;
-
-before(async () => {
-  server = await startRedis();
-});
-
-after(async () => {
-  await server?.stop();
-});
-
-async function connected(): Promise<Client> {
-  const client = newClient(server.url);
-  client.on("error", () => {});
-  await client.connect();
-  return client;
-}
 
 async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

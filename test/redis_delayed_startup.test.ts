@@ -1,28 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { createClient } from "@redis/client";
+import { describe, it } from "node:test";
 import { RedisStreamQueue } from "../adapters/redis/mod.ts";
-import { type RedisServer, startRedis } from "./_redis.ts";
+import { type PrivateRedisClient, usePrivateRedis } from "./_redis.ts";
 
-const newClient = (url: string) => createClient({ url });
-type Client = ReturnType<typeof newClient>;
+type Client = PrivateRedisClient;
 
-let server: RedisServer;
-
-before(async () => {
-  server = await startRedis();
-});
-
-after(async () => {
-  await server?.stop();
-});
-
-async function connected(): Promise<Client> {
-  const client = newClient(server.url);
-  client.on("error", () => {});
-  await client.connect();
-  return client;
-}
+const redis = usePrivateRedis();
+const connected = (): Promise<Client> => redis.connect();
 
 describe("delayed tasks added before a promoter's subscription takes effect", () => {
   it("are announced once the subscription is in place", async () => {
