@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { redisCli, type RedisServer, startRedis } from "./_redis.ts";
+import { onLines } from "./_lines.ts";
 
 const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
 const workerScript = fileURLToPath(new URL(`./_workers/exit_worker${ext}`, import.meta.url));
@@ -34,17 +35,9 @@ function runWorker(config: { url: string; prefix: string; restart: boolean }): R
   });
   const events: string[] = [];
   const waiters: (() => void)[] = [];
-  let buffer = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.startsWith("{")) events.push((JSON.parse(line) as { ev: string }).ev);
-      for (const w of waiters.splice(0)) w();
-    }
+  onLines(child.stdout!, (line) => {
+    if (line.startsWith("{")) events.push((JSON.parse(line) as { ev: string }).ev);
+    for (const w of waiters.splice(0)) w();
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const seen = (ev: string, timeout: number): Promise<void> =>

@@ -14,6 +14,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import type { WorkerCommand, WorkerConfig, WorkerRecord } from "./_protocol.ts";
 import { startRedis, type RedisServer } from "../_redis.ts";
+import { onLines } from "../_lines.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -248,17 +249,7 @@ export class WorkerProcess {
         resolve();
       })
     );
-    let buffer = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        this.#line(line);
-      }
-    });
+    onLines(child.stdout!, (line) => this.#line(line));
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => this.noise.push(chunk));
     child.stdin!.on("error", () => {/* the child died; commands go nowhere */});
