@@ -28,6 +28,8 @@ export interface RedisStandaloneClient {
   subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): unknown;
   readonly isOpen: boolean;
+  /** Connected and answering (false while reconnecting). */
+  readonly isReady?: boolean;
 }
 
 /**

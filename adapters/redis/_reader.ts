@@ -160,10 +160,16 @@ export class BlockingReaders {
 }
 
 function shutBlocker(blocker: Blocker): Promise<void> {
-  return withDeadline(blocker.ready, ABORT_GRACE, "a connection").then(
-    () => shutConnection(blocker.conn),
-    () => shutConnection(blocker.conn),
-  );
+  // A connection that is not ready (Redis down, still reconnecting) has
+  // nothing to close gracefully: destroy it at once instead of waiting for a
+  // server that may not come back, so stop() is not held up by it.
+  if ("isReady" in blocker.conn.client && blocker.conn.client.isReady === false) {
+    try {
+      blocker.conn.client.destroy();
+    } catch { /* already gone */ }
+    return Promise.resolve();
+  }
+  return shutConnection(blocker.conn);
 }
 
 /**
