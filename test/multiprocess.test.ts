@@ -20,6 +20,8 @@ interface WorkerRecord {
   n?: number;
   attempt?: number;
   aborted?: boolean;
+  /** When this process read the record (added here, not by the worker). */
+  at?: number;
 }
 
 const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
@@ -48,7 +50,7 @@ class Worker {
       while ((nl = this.#buffer.indexOf("\n")) >= 0) {
         const line = this.#buffer.slice(0, nl);
         this.#buffer = this.#buffer.slice(nl + 1);
-        if (line.startsWith("{")) records.push(JSON.parse(line) as WorkerRecord);
+        if (line.startsWith("{")) records.push({ ...(JSON.parse(line) as WorkerRecord), at: Date.now() });
       }
     });
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
@@ -151,7 +153,11 @@ describe("three worker processes on one Redis queue, one SIGKILLed mid-task", ()
       const candidates = workers.filter((w) => w.label !== longWorker);
       let victim: Worker | undefined;
       await until("a worker running a 100 ms task", 20_000, () => {
-        victim = candidates.find((w) => openTasks(w.label).some((r) => r.n! % 100 === 0 && r.n! < WORK));
+        // A 100 ms task that started less than 40 ms ago, so it is surely still running at the kill.
+        const now = Date.now();
+        victim = candidates.find((w) =>
+          openTasks(w.label).some((r) => r.n! % 100 === 0 && r.n! < WORK && now - (r.at ?? 0) < 40)
+        );
         return victim !== undefined;
       });
       victim!.child.kill("SIGKILL");
