@@ -11,6 +11,7 @@ import { createClient } from "@redis/client";
 import { TaskRunner } from "../mod.ts";
 import { RedisStreamQueue } from "../adapters/redis/mod.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
+import { onLines } from "./_lines.ts";
 
 interface WorkerRecord {
   ev: "ready" | "start" | "end" | "failed" | "stopped";
@@ -34,7 +35,6 @@ class Worker {
   readonly child: ChildProcess;
   readonly records: WorkerRecord[];
   readonly exited: Promise<void>;
-  #buffer = "";
 
   constructor(label: string, env: Record<string, string>, records: WorkerRecord[]) {
     this.label = label;
@@ -43,15 +43,8 @@ class Worker {
       stdio: ["pipe", "pipe", "inherit"],
       env: { ...process.env, ...env },
     });
-    this.child.stdout!.setEncoding("utf8");
-    this.child.stdout!.on("data", (chunk: string) => {
-      this.#buffer += chunk;
-      let nl: number;
-      while ((nl = this.#buffer.indexOf("\n")) >= 0) {
-        const line = this.#buffer.slice(0, nl);
-        this.#buffer = this.#buffer.slice(nl + 1);
-        if (line.startsWith("{")) records.push({ ...(JSON.parse(line) as WorkerRecord), at: Date.now() });
-      }
+    onLines(this.child.stdout!, (line) => {
+      if (line.startsWith("{")) records.push({ ...(JSON.parse(line) as WorkerRecord), at: Date.now() });
     });
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
   }
