@@ -13,18 +13,15 @@ import type { Delivery, DeliveryRef, ReclaimResult } from "../../src/queue.ts";
 /** Compact the stream once it holds this many removed slots (and more than live ones). */
 const COMPACT_MIN_HOLES = 1024;
 
-/** A task as stored in the stream (ready) or in the delayed schedule. */
-export interface StoredTask {
-  id: string;
-  name: string;
-  body: string;
-  attempt: number;
-  reservationTimeout: number;
-  dispatchedAt: number;
-  unique?: { key: string; token: string };
-  /** Set when the entry cannot be decoded; delivered as such. */
-  malformed?: string;
-}
+/**
+ * A task as stored in the stream (ready) or in the delayed schedule: the
+ * delivery's task fields, without what a delivery adds (its id, count and
+ * ready time), which the stream and the schedule keep themselves.
+ */
+export type StoredTask = Pick<
+  Delivery,
+  "id" | "name" | "body" | "attempt" | "reservationTimeout" | "dispatchedAt" | "unique" | "malformed"
+>;
 
 /** One stream entry: a ready task, removed when its delivery completes. */
 export interface Entry {
