@@ -22,7 +22,7 @@ import {
 } from "./errors.ts";
 import { Execution, type Fetcher } from "./_execution.ts";
 import { Failures } from "./_failures.ts";
-import { type Gate, newGate } from "./_gate.ts";
+import { type Gate, newGate, openGate } from "./_gate.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
 import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
@@ -304,7 +304,8 @@ export class Workers {
     this.running.delete(execution);
     this.#releaseSlot(execution);
     this.#reporter.report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
-    this.#drop(execution);
+    // Given up without completing it: another runner reclaims it later.
+    this.finalize(execution);
   }
 
   #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
@@ -337,10 +338,8 @@ export class Workers {
   /** Wake the fetch loops waiting for a free slot. */
   wakeSlotWaiter(): void {
     const gate = this.#slotGate;
-    if (gate !== null) {
-      this.#slotGate = null;
-      gate.resolve();
-    }
+    this.#slotGate = null;
+    openGate(gate);
   }
 
   /** Done with a delivery: stop heartbeating it and count it out. */
@@ -355,11 +354,6 @@ export class Workers {
       this.#idleWaiter = null;
       wake();
     }
-  }
-
-  /** Give a delivery up without completing it: another runner reclaims it later. */
-  #drop(execution: Execution): void {
-    this.finalize(execution);
   }
 
   /**

@@ -6,7 +6,7 @@
  * retries and dead letters (`_failures.ts`), acks (`_acks.ts`), held
  * deliveries and heartbeats (`_reservations.ts`), the instance registration
  * and fleet pause (`_instance.ts`), delayed-task promotion (`_promoter.ts`),
- * stats (`_stats_reporter.ts`) and error reporting (`_report.ts`).
+ * stats (`_stats_flusher.ts`) and error reporting (`_report.ts`).
  *
  * @module
  */
@@ -19,7 +19,7 @@ import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
 import { Workers } from "./_worker.ts";
-import { StatsReporter } from "./_stats_reporter.ts";
+import { StatsFlusher } from "./_stats_flusher.ts";
 import { parseRunnerConfig, type ResolvedRunnerConfig, type RunnerConfig } from "./config.ts";
 import {
   describeValue,
@@ -49,16 +49,6 @@ import {
   type TaskDefinition,
   type TaskHandle,
 } from "./task.ts";
-
-export type {
-  CompletedEvent,
-  DeadEvent,
-  FailedEvent,
-  LostEvent,
-  ReclaimedEvent,
-  RetryingEvent,
-  RunnerEvents,
-} from "./events.ts";
 
 /** Lifecycle state of a runner. */
 export type RunnerState = "idle" | "starting" | "running" | "stopping";
@@ -117,7 +107,7 @@ export class TaskRunner implements AsyncDisposable {
   #registry: Map<string, ResolvedTask> = new Map();
   #reporter: Reporter;
   #emitter: Emitter<RunnerEvents>;
-  #statsReporter: StatsReporter;
+  #statsFlusher: StatsFlusher;
 
   #state: RunnerState = "idle";
   #startPromise: Promise<void> | null = null;
@@ -152,7 +142,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#logger = this.#config.logger;
     this.#reporter = new Reporter(this.#logger);
     this.#emitter = this.#reporter.emitter;
-    this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
+    this.#statsFlusher = new StatsFlusher(queue, this.#config, this.#reporter, () => this.#state === "running");
     this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
       this.#reporter.transport(operation, error);
     });
@@ -168,7 +158,7 @@ export class TaskRunner implements AsyncDisposable {
       config: this.#config,
       registry: this.#registry,
       reporter: this.#reporter,
-      collector: this.#statsReporter.collector,
+      collector: this.#statsFlusher.collector,
       reservations: this.#reservations,
       promoter: this.#promoter,
       isRunning: () => this.#state === "running",
@@ -234,7 +224,7 @@ export class TaskRunner implements AsyncDisposable {
    * @param definition Name, action and options; see {@linkcode TaskDefinition}.
    * @returns A handle whose `dispatch` is typed by the payload.
    * @throws {ConfigError} When a field is invalid.
-   * @throws {TaskRunnerError} When the name is taken.
+   * @throws {TaskRunnerError} When a task of that name is already registered.
    */
   registerTask<S extends StandardSchemaV1>(
     definition: TaskDefinition<StandardSchemaV1.InferOutput<S>> & { schema: S },
@@ -245,7 +235,7 @@ export class TaskRunner implements AsyncDisposable {
    * @param definition Name, action and options; see {@linkcode TaskDefinition}.
    * @returns A handle whose `dispatch` is typed by the payload.
    * @throws {ConfigError} When a field is invalid.
-   * @throws {TaskRunnerError} When the name is taken.
+   * @throws {TaskRunnerError} When a task of that name is already registered.
    */
   registerTask<P>(definition: TaskDefinition<P>): TaskHandle<P>;
   registerTask(definition: TaskDefinition<unknown>): TaskHandle<unknown> {
@@ -334,6 +324,13 @@ export class TaskRunner implements AsyncDisposable {
     return out;
   }
 
+  /** The registered task of this name. */
+  #spec(name: string): ResolvedTask {
+    const spec = this.#registry.get(name);
+    if (spec === undefined) throw new UnknownTaskError(name);
+    return spec;
+  }
+
   /** Add tasks; a failing transport rejects with a `TransportError` (cause kept). */
   async #add(tasks: NewTask[]): Promise<AddResult[]> {
     try {
@@ -415,7 +412,7 @@ export class TaskRunner implements AsyncDisposable {
       throw error;
     }
 
-    this.#statsReporter.reset();
+    this.#statsFlusher.reset();
     this.#state = "running";
     this.#loops = [];
     for (const fetcher of this.#fetchers) this.#loops.push(this.#fetching.run(fetcher, this.#run.signal));
@@ -426,7 +423,7 @@ export class TaskRunner implements AsyncDisposable {
       const consumer = this.#fetchers[0].consumer;
       this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#workers.takeOverHandlers(consumer)));
     }
-    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
+    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsFlusher.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
     if (signal) {
       const onAbort = (): void => void this.stop();
@@ -492,7 +489,7 @@ export class TaskRunner implements AsyncDisposable {
     await this.#within(this.#workers.whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
 
     this.#reservations.stop();
-    const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
+    const finalWork: Promise<unknown>[] = [this.#statsFlusher.flush()];
     const unregistered = this.#instance.unregister();
     if (unregistered !== null) finalWork.push(unregistered);
     for (const fetcher of this.#fetchers) {
@@ -545,16 +542,10 @@ export class TaskRunner implements AsyncDisposable {
    * @throws Whatever the transport throws.
    */
   stats(): Promise<RunnerStats> {
-    return this.#statsReporter.read();
+    return this.#statsFlusher.read();
   }
 
-  // ---------------------------------------------------------------- dispatch
-
-  #spec(name: string): ResolvedTask {
-    const spec = this.#registry.get(name);
-    if (spec === undefined) throw new UnknownTaskError(name);
-    return spec;
-  }
+  // ---------------------------------------------------------------- bounded waits
 
   /** Wait for `promise`, at most `ms` on the runner clock. */
   async #within(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -14,7 +14,7 @@ import type { Reporter } from "./_report.ts";
 import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
 
 /** Collects, flushes and reads the statistics of one runner. */
-export class StatsReporter {
+export class StatsFlusher {
   /** Outcomes counted since the last flush. */
   readonly collector: StatsCollector = new StatsCollector();
   #queue: MessageQueue;
@@ -33,7 +33,7 @@ export class StatsReporter {
   #serial: Promise<unknown> = Promise.resolve();
 
   /**
-   * Create a reporter with nothing counted.
+   * Create a flusher with nothing counted.
    *
    * @param queue The transport.
    * @param config The runner's resolved options.
