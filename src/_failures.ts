@@ -19,7 +19,7 @@ import type { Consumer, DeadLetter, DeadLetterReason, MessageQueue } from "./que
 import { failureOf, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { nextStep } from "./retry_policy.ts";
-import { handlerLease } from "./_timing.ts";
+import { handlerCompletionDelay, handlerLease } from "./_timing.ts";
 import type { StatsCollector } from "./stats.ts";
 import type { FailedTask, ResolvedTask } from "./task.ts";
 
@@ -248,7 +248,7 @@ export class Failures {
       return completing;
     };
     const call = (async () => {
-      const timer = this.#clock.setTimeout(() => void complete(), Math.floor(lease / 2));
+      const timer = this.#clock.setTimeout(() => void complete(), handlerCompletionDelay(lease));
       try {
         await handler(task, error);
       } catch (handlerError) {

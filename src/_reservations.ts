@@ -14,7 +14,7 @@ import type { Execution, Fetcher } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
 import type { Delivery, MessageQueue } from "./queue.ts";
-import { heartbeatPeriod } from "./_timing.ts";
+import { heartbeatPeriod, MIN_STALL_PERIOD, shortestHeldReservation, stallPeriod } from "./_timing.ts";
 
 /** Held deliveries of one runner, and their heartbeats. */
 export class Reservations {
@@ -139,23 +139,18 @@ export class Reservations {
     const ackAge = fetcher.ackInFlight ? now - fetcher.ackSentAt : 0;
     const heartbeatAge = this.#inFlight > 0 ? now - this.#sentAt : 0;
     // The usual case, a call out for a few ms, costs no scan of the held set.
-    if (ackAge <= 10 && heartbeatAge <= 10) return 0;
+    if (ackAge <= MIN_STALL_PERIOD && heartbeatAge <= MIN_STALL_PERIOD) return 0;
     const period = this.shortestHeldPeriod();
     return ackAge > period || heartbeatAge > period ? period : 0;
   }
 
   /**
-   * The heartbeat period of the shortest reservation held now.
+   * The stall period of the shortest reservation held now (see `stallPeriod`).
    *
-   * @returns A third of it, at least 10 ms.
+   * @returns Its heartbeat period, at least 10 ms.
    */
   shortestHeldPeriod(): number {
-    let shortest = this.#reservationTimeout;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
-    return Math.max(10, heartbeatPeriod(shortest));
+    return stallPeriod(shortestHeldReservation(this.#reservationTimeout, this.#held.values()));
   }
 
   /** Stop the heartbeat timer (on shutdown). */
@@ -188,11 +183,7 @@ export class Reservations {
     this.#dueAt = Infinity;
     this.#period = Infinity;
     if (this.#held.size === 0) return;
-    let shortest = Infinity;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
+    const shortest = shortestHeldReservation(Infinity, this.#held.values());
     this.arm(shortest);
     // Normally one call at a time; but a call stuck in a reconnecting client
     // must not silence heartbeats until the reservations lapse, so another
