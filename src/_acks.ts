@@ -64,7 +64,7 @@ export class AckBatcher {
    */
   add(execution: Execution): void {
     const fetcher = execution.fetcher;
-    execution.ackQueued = true;
+    execution.queueForAck();
     fetcher.acks.push(execution);
     if (!fetcher.ackInFlight) void this.#flush(fetcher);
   }
@@ -106,7 +106,7 @@ export class AckBatcher {
             fetcher.acks.push(execution);
             continue;
           }
-          execution.ackQueued = false;
+          execution.ackSettled();
           if (results[i]) {
             this.#collector.completed(d.name, execution.runTime, execution.waitTime);
             if (listening) {

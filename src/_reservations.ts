@@ -96,9 +96,7 @@ export class Reservations {
    * @param reason Why it was lost.
    */
   markLost(execution: Execution, reason: LostEvent["reason"]): void {
-    if (execution.lost) return;
-    execution.lost = true;
-    execution.abort(new ReservationLostError(execution.id));
+    if (!execution.lose(new ReservationLostError(execution.id))) return;
     const id = execution.delivery.deliveryId;
     if (this.#held.get(id) === execution) this.#held.delete(id);
     this.#logger.warn("Lost the reservation of a task", { id: execution.id, name: execution.name, reason });
@@ -170,7 +168,7 @@ export class Reservations {
    */
   async heartbeatOne(execution: Execution): Promise<void> {
     if (execution.lost) throw new ReservationLostError(execution.id);
-    if (execution.finalized) return;
+    if (execution.finished) return;
     const lost = await this.#queue.heartbeat(execution.fetcher.consumer, [execution.delivery]);
     if (lost.includes(execution.delivery.deliveryId)) {
       this.markLost(execution, "reservation-lost");

@@ -161,7 +161,7 @@ export class Workers {
         previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
         (this.running.has(previous) || previous.ackQueued)
       ) {
-        previous.delivery = delivery;
+        previous.renew(delivery);
         this.#reservations.arm(delivery.reservationTimeout);
         return;
       }
@@ -282,9 +282,8 @@ export class Workers {
       this.#releaseSlot(execution);
       if (execution.lost || execution.abandoned) return this.finalize(execution);
       if (error === NO_ERROR) {
-        execution.runTime = this.#clock.now() - started;
         const wait = started - execution.delivery.readyAt;
-        execution.waitTime = wait > 0 ? wait : 0;
+        execution.succeeded(this.#clock.now() - started, wait > 0 ? wait : 0);
         this.#acks.add(execution);
         return;
       }
@@ -328,8 +327,7 @@ export class Workers {
   }
 
   #releaseSlot(execution: Execution): void {
-    if (!execution.slotHeld) return;
-    execution.slotHeld = false;
+    if (!execution.freeSlot()) return;
     if (execution.epoch !== this.epoch) return;
     this.busy--;
     this.wakeSlotWaiter();
@@ -344,8 +342,7 @@ export class Workers {
 
   /** Done with a delivery: stop heartbeating it and count it out. */
   finalize(execution: Execution): void {
-    if (execution.finalized) return;
-    execution.finalized = true;
+    if (!execution.finish()) return;
     if (execution.epoch !== this.epoch) return;
     this.#reservations.release(execution);
     this.#active--;
@@ -364,8 +361,7 @@ export class Workers {
    * @param reason The abort reason.
    */
   abandon(execution: Execution, reason: ShutdownError): void {
-    execution.abandoned = true;
-    execution.abort(reason);
+    execution.abandon(reason);
     this.running.delete(execution);
     this.#releaseSlot(execution);
     this.finalize(execution);
