@@ -91,7 +91,7 @@ export class Fetching {
         await this.#instance.whenResumed();
         continue;
       }
-      const free = config.numWorkers - workers.busy - workers.reserved;
+      const free = workers.free;
       if (free <= 0) {
         await workers.whenSlotFreed();
         continue;
@@ -104,7 +104,7 @@ export class Fetching {
         continue;
       }
       const count = free < config.batchSize ? free : config.batchSize;
-      workers.reserved += count;
+      workers.reserve(count);
       let deliveries: Delivery[];
       try {
         deliveries = await this.#queue.receive(fetcher.consumer, {
@@ -114,7 +114,7 @@ export class Fetching {
         });
         failures = 0;
       } catch (error) {
-        workers.reserved -= count;
+        workers.unreserve(count);
         if (signal.aborted) break;
         if (this.#instance.paused) continue;
         failures++;
@@ -122,7 +122,7 @@ export class Fetching {
         await this.#rest(transportBackoff(failures), signal);
         continue;
       }
-      workers.reserved -= count;
+      workers.unreserve(count);
       if (signal.aborted) {
         // The read ended after stop() began (its abort reached the transport
         // late): a stopping runner starts nothing new. Untouched and not

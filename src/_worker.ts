@@ -57,15 +57,15 @@ export interface WorkersDeps {
 /** The worker slots of one runner, and the executions it runs. */
 export class Workers {
   /** Worker slots taken by running actions. */
-  busy = 0;
-  /** Slots set aside for receive/reclaim calls in flight. */
-  reserved = 0;
+  #busy = 0;
+  /** Slots set aside for receive calls in flight. */
+  #reserved = 0;
   /** Actions in progress. */
   readonly running: Set<Execution> = new Set();
   /** failedTaskHandler calls in progress (waited for within the grace period). */
   readonly handlerCalls: Set<Promise<void>>;
   /** Incremented by every start(): work of an earlier run never touches the counters of a later one. */
-  epoch = 0;
+  #epoch = 0;
 
   #config: ResolvedRunnerConfig;
   #clock: Clock;
@@ -128,6 +128,39 @@ export class Workers {
     return this.#failures.takeOverHandlers(consumer);
   }
 
+  /** Worker slots taken by running actions. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /** Worker slots neither taken nor set aside for a receive call in flight. */
+  get free(): number {
+    return this.#config.numWorkers - this.#busy - this.#reserved;
+  }
+
+  /**
+   * Set slots aside for a receive call about to go out.
+   *
+   * @param count The slots (at most {@linkcode Workers.free}).
+   */
+  reserve(count: number): void {
+    this.#reserved += count;
+  }
+
+  /**
+   * The receive call is back: its slots are free again, until `begin` takes them.
+   *
+   * @param count The slots set aside for it.
+   */
+  unreserve(count: number): void {
+    this.#reserved -= count;
+  }
+
+  /** A new start(): work of earlier runs no longer touches the counters. */
+  newEpoch(): void {
+    this.#epoch++;
+  }
+
   /**
    * Wait until a worker slot frees (or shutdown wakes the waiters).
    *
@@ -140,8 +173,8 @@ export class Workers {
   /** Forget all slots and executions (once stopped). */
   reset(): void {
     this.running.clear();
-    this.busy = 0;
-    this.reserved = 0;
+    this.#busy = 0;
+    this.#reserved = 0;
     this.#active = 0;
   }
 
@@ -167,9 +200,9 @@ export class Workers {
       }
       this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.epoch);
+    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.#epoch);
     this.#reservations.hold(execution);
-    this.busy++;
+    this.#busy++;
     this.#active++;
     this.#reservations.arm(delivery.reservationTimeout);
     this.#execute(execution);
@@ -328,8 +361,8 @@ export class Workers {
 
   #releaseSlot(execution: Execution): void {
     if (!execution.freeSlot()) return;
-    if (execution.epoch !== this.epoch) return;
-    this.busy--;
+    if (execution.epoch !== this.#epoch) return;
+    this.#busy--;
     this.wakeSlotWaiter();
   }
 
@@ -343,7 +376,7 @@ export class Workers {
   /** Done with a delivery: stop heartbeating it and count it out. */
   finalize(execution: Execution): void {
     if (!execution.finish()) return;
-    if (execution.epoch !== this.epoch) return;
+    if (execution.epoch !== this.#epoch) return;
     this.#reservations.release(execution);
     this.#active--;
     if (this.#active === 0 && this.#idleWaiter !== null) {

@@ -382,7 +382,7 @@ export class TaskRunner implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     const config = this.#config;
     this.#run = new AbortController();
-    this.#workers.epoch++;
+    this.#workers.newEpoch();
     this.#instance.arm();
     try {
       await this.#queue.init(config.consumerGroup);
