@@ -9,14 +9,27 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
-import type { Execution, Fetcher } from "./_execution.ts";
+import type { Execution } from "./_execution.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
-import type { Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
 import { transportBackoff } from "./backoff.ts";
 import type { StatsCollector } from "./stats.ts";
+import { MIN_STALL_PERIOD } from "./_timing.ts";
 
-/** Batches the acks of one runner's completed runs. */
+/** The acks of one consumer. */
+interface ConsumerAcks {
+  /** Completed runs waiting for the next ack call. */
+  pending: Execution[];
+  /** An ack call is in flight. */
+  inFlight: boolean;
+  /** When the ack call in flight was sent (runner clock). */
+  sentAt: number;
+  /** Ack calls failed in a row. */
+  failures: number;
+}
+
+/** Batches the acks of one runner's completed runs, per consumer. */
 export class AckBatcher {
   #queue: MessageQueue;
   #clock: Clock;
@@ -26,6 +39,8 @@ export class AckBatcher {
   #reservations: Reservations;
   #isRunning: () => boolean;
   #finalize: (execution: Execution) => void;
+  /** Each consumer's acks (created by its first ack). */
+  #byConsumer: Map<Consumer, ConsumerAcks> = new Map();
 
   /**
    * Create a batcher.
@@ -63,26 +78,54 @@ export class AckBatcher {
    * @param execution The completed run (its `runTime` and `waitTime` set).
    */
   add(execution: Execution): void {
-    const fetcher = execution.fetcher;
+    let acks = this.#byConsumer.get(execution.consumer);
+    if (acks === undefined) {
+      acks = { pending: [], inFlight: false, sentAt: 0, failures: 0 };
+      this.#byConsumer.set(execution.consumer, acks);
+    }
     execution.queueForAck();
-    fetcher.acks.push(execution);
-    if (!fetcher.ackInFlight) void this.#flush(fetcher);
+    acks.pending.push(execution);
+    if (!acks.inFlight) void this.#flush(execution.consumer, acks);
+  }
+
+  /**
+   * How long a fetch loop should hold off fetching because its consumer's
+   * acks are failing, or stuck longer than the stall period.
+   *
+   * @param consumer The fetch loop's consumer.
+   * @returns The wait in ms (0: healthy).
+   */
+  stalledFor(consumer: Consumer): number {
+    const acks = this.#byConsumer.get(consumer);
+    if (acks === undefined) return 0;
+    if (acks.failures > 0) return this.#reservations.shortestHeldPeriod();
+    if (!acks.inFlight) return 0;
+    const age = this.#clock.now() - acks.sentAt;
+    // The usual case, a call out for a few ms, costs no scan of the held set.
+    if (age <= MIN_STALL_PERIOD) return 0;
+    const period = this.#reservations.shortestHeldPeriod();
+    return age > period ? period : 0;
+  }
+
+  /** Forget every consumer's acks (once the runner stopped). */
+  clear(): void {
+    this.#byConsumer.clear();
   }
 
   /** One ack call in flight per consumer; the next carries everything completed meanwhile. */
-  async #flush(fetcher: Fetcher): Promise<void> {
-    fetcher.ackInFlight = true;
+  async #flush(consumer: Consumer, acks: ConsumerAcks): Promise<void> {
+    acks.inFlight = true;
     try {
-      while (fetcher.acks.length > 0) {
-        const batch = fetcher.acks;
-        fetcher.acks = [];
+      while (acks.pending.length > 0) {
+        const batch = acks.pending;
+        acks.pending = [];
         const refs = new Array<Delivery>(batch.length);
         for (let i = 0; i < batch.length; i++) refs[i] = batch[i].delivery;
         let results: boolean[];
-        fetcher.ackSentAt = this.#clock.now();
+        acks.sentAt = this.#clock.now();
         try {
-          results = await this.#queue.ack(fetcher.consumer, refs);
-          fetcher.ackFailures = 0;
+          results = await this.#queue.ack(consumer, refs);
+          acks.failures = 0;
         } catch (error) {
           this.#reporter.transport("ack", error);
           if (!this.#isRunning()) {
@@ -90,10 +133,10 @@ export class AckBatcher {
             for (const execution of batch) this.#finalize(execution);
             continue;
           }
-          fetcher.acks = batch.concat(fetcher.acks);
-          fetcher.ackFailures++;
+          acks.pending = batch.concat(acks.pending);
+          acks.failures++;
           // Short waits: completed tasks must be acked before their reservations lapse.
-          await sleep(this.#clock, transportBackoff(fetcher.ackFailures, this.#reservations.shortestHeldPeriod()));
+          await sleep(this.#clock, transportBackoff(acks.failures, this.#reservations.shortestHeldPeriod()));
           continue;
         }
         const listening = this.#emitter.has("completed");
@@ -103,7 +146,7 @@ export class AckBatcher {
           if (!results[i] && d !== refs[i] && !execution.lost) {
             // Refused for a delivery count this runner has since replaced by
             // reclaiming the task from itself: ack the fresh delivery.
-            fetcher.acks.push(execution);
+            acks.pending.push(execution);
             continue;
           }
           execution.ackSettled();
@@ -125,7 +168,7 @@ export class AckBatcher {
         }
       }
     } finally {
-      fetcher.ackInFlight = false;
+      acks.inFlight = false;
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * One delivery being run by a runner, which is also the `ctx` its action
- * receives, and the fetch loop record it was received through. A leaf: it
+ * receives: its state and the transitions between states. A leaf: it
  * imports only contract types.
  *
  * @module
@@ -8,30 +8,6 @@
 
 import type { Consumer, Delivery } from "./queue.ts";
 import type { TaskContext } from "./task.ts";
-
-/** A fetch loop's consumer and its pending acks. */
-export interface Fetcher {
-  /** The consumer it receives, acks and heartbeats as. */
-  consumer: Consumer;
-  /** Completed runs waiting for the next ack call. */
-  acks: Execution[];
-  /** An ack call is in flight. */
-  ackInFlight: boolean;
-  /** When the ack call in flight was sent (runner clock). */
-  ackSentAt: number;
-  /** Ack calls failed in a row. */
-  ackFailures: number;
-}
-
-/**
- * A fetcher with nothing to ack.
- *
- * @param consumer Its consumer.
- * @returns The fetcher.
- */
-export function newFetcher(consumer: Consumer): Fetcher {
-  return { consumer, acks: [], ackInFlight: false, ackSentAt: 0, ackFailures: 0 };
-}
 
 /**
  * One delivery being run: also the `ctx` its action receives. Its state
@@ -41,7 +17,8 @@ export class Execution implements TaskContext {
   readonly id: string;
   readonly name: string;
   readonly attempt: number;
-  readonly fetcher: Fetcher;
+  /** The consumer it was received or reclaimed as (it is acked and heartbeated as that one). */
+  readonly consumer: Consumer;
   /** The start() it belongs to: work of an earlier run never touches the counters of a later one. */
   readonly epoch: number;
   /** Extends this delivery's reservation now (`ctx.heartbeat()`). */
@@ -63,14 +40,14 @@ export class Execution implements TaskContext {
    * Create the execution of a delivery just received. It holds a worker slot.
    *
    * @param heartbeat Extends an execution's reservation now (for `ctx.heartbeat()`).
-   * @param fetcher The fetch loop that took it.
+   * @param consumer The consumer that took it.
    * @param delivery The delivery.
    * @param epoch The runner's current start().
    */
-  constructor(heartbeat: (execution: Execution) => Promise<void>, fetcher: Fetcher, delivery: Delivery, epoch: number) {
+  constructor(heartbeat: (execution: Execution) => Promise<void>, consumer: Consumer, delivery: Delivery, epoch: number) {
     this.#heartbeat = heartbeat;
     this.epoch = epoch;
-    this.fetcher = fetcher;
+    this.consumer = consumer;
     this.#delivery = delivery;
     this.id = delivery.id;
     this.name = delivery.name;

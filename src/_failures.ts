@@ -121,7 +121,7 @@ export class Failures {
     const d = execution.delivery;
     let ok: boolean;
     try {
-      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
+      ok = await this.#queue.retry(execution.consumer, d, delay);
     } catch (transportError) {
       this.#reporter.transport("retry", transportError);
       return this.#finalize(execution);
@@ -164,7 +164,7 @@ export class Failures {
     /** The new dead letter's id; false when refused. */
     let deadLetterId: string | false;
     try {
-      deadLetterId = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure, { handlerLease: lease });
+      deadLetterId = await this.#queue.deadLetter(execution.consumer, d, reason, failure, { handlerLease: lease });
     } catch (transportError) {
       this.#reporter.transport("deadLetter", transportError);
       return this.#finalize(execution);

@@ -6,14 +6,14 @@
  * @module
  */
 
-import type { Fetcher } from "./_execution.ts";
+import type { AckBatcher } from "./_acks.ts";
 import { type Clock, sleep } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
 import type { ResolvedTask } from "./task.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { InstanceRegistration } from "./_instance.ts";
 import type { Logger } from "./logger.ts";
-import type { Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { transportBackoff } from "./backoff.ts";
@@ -34,7 +34,9 @@ export interface FetchingDeps {
   instance: InstanceRegistration;
   /** The worker slots. */
   workers: Workers;
-  /** The held deliveries (whether acks and heartbeats get through). */
+  /** The acks (whether they get through). */
+  acks: AckBatcher;
+  /** The held deliveries (whether heartbeats get through). */
   reservations: Reservations;
   /** Whether the runner is running. */
   isRunning: () => boolean;
@@ -51,6 +53,7 @@ export class Fetching {
   #emitter: Emitter<RunnerEvents>;
   #instance: InstanceRegistration;
   #workers: Workers;
+  #acks: AckBatcher;
   #reservations: Reservations;
   #isRunning: () => boolean;
 
@@ -69,20 +72,21 @@ export class Fetching {
     this.#emitter = deps.reporter.emitter;
     this.#instance = deps.instance;
     this.#workers = deps.workers;
+    this.#acks = deps.acks;
     this.#reservations = deps.reservations;
     this.#isRunning = deps.isRunning;
   }
 
   /**
-   * Receive and run deliveries as `fetcher` until `signal` aborts, never
+   * Receive and run deliveries as `consumer` until `signal` aborts, never
    * taking more than the free worker slots; holds off while paused, and
    * while acks or heartbeats are not getting through.
    *
-   * @param fetcher The fetch loop's consumer.
+   * @param consumer The fetch loop's consumer.
    * @param signal Aborted on shutdown.
    * @returns Resolves when the loop has ended.
    */
-  async run(fetcher: Fetcher, signal: AbortSignal): Promise<void> {
+  async run(consumer: Consumer, signal: AbortSignal): Promise<void> {
     const config = this.#config;
     const workers = this.#workers;
     let failures = 0;
@@ -96,7 +100,9 @@ export class Fetching {
         await workers.whenSlotFreed();
         continue;
       }
-      const stalled = this.#reservations.stalledFor(fetcher);
+      const ackStall = this.#acks.stalledFor(consumer);
+      const heartbeatStall = this.#reservations.heartbeatStalledFor();
+      const stalled = ackStall > heartbeatStall ? ackStall : heartbeatStall;
       if (stalled > 0) {
         // Acks or heartbeats are not getting through: new work would only
         // add duplicates once its reservations lapse. Wait for the path to heal.
@@ -107,7 +113,7 @@ export class Fetching {
       workers.reserve(count);
       let deliveries: Delivery[];
       try {
-        deliveries = await this.#queue.receive(fetcher.consumer, {
+        deliveries = await this.#queue.receive(consumer, {
           count,
           block: config.blockDuration,
           signal: this.#instance.fetchSignal,
@@ -134,7 +140,7 @@ export class Fetching {
         }
         break;
       }
-      for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
+      for (let i = 0; i < deliveries.length; i++) workers.begin(consumer, deliveries[i]);
     }
   }
 
@@ -164,17 +170,17 @@ export class Fetching {
    * receive then returns work too, the runner runs up to `batchSize` tasks
    * over `numWorkers` for a moment.
    *
-   * @param fetcher The consumer to take them as.
+   * @param consumer The consumer to take them as.
    * @returns Resolves when done (failures are reported).
    */
-  async reclaim(fetcher: Fetcher): Promise<void> {
+  async reclaim(consumer: Consumer): Promise<void> {
     if (this.#instance.paused || !this.#isRunning()) return;
     const free = this.#config.numWorkers - this.#workers.busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;
     let result;
     try {
-      result = await this.#queue.reclaim(fetcher.consumer, count);
+      result = await this.#queue.reclaim(consumer, count);
     } catch (error) {
       this.#reporter.transport("reclaim", error);
       return;
@@ -199,7 +205,7 @@ export class Fetching {
           deliveryCount: delivery.deliveryCount,
         });
       }
-      this.#workers.begin(fetcher, delivery);
+      this.#workers.begin(consumer, delivery);
     }
   }
 }

@@ -10,10 +10,10 @@
 import type { Clock } from "./clock.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
-import type { Execution, Fetcher } from "./_execution.ts";
+import type { Execution } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
-import type { Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
 import { heartbeatPeriod, MIN_STALL_PERIOD, shortestHeldReservation, stallPeriod } from "./_timing.ts";
 
 /** Held deliveries of one runner, and their heartbeats. */
@@ -124,22 +124,18 @@ export class Reservations {
   }
 
   /**
-   * How long a fetch loop should hold off fetching because acks or
-   * heartbeats are failing or stuck longer than a heartbeat period.
+   * How long the fetch loops should hold off fetching because a heartbeat
+   * call is stuck longer than the stall period.
    *
-   * @param fetcher The fetch loop.
    * @returns The wait in ms (0: healthy).
    */
-  stalledFor(fetcher: Fetcher): number {
-    if (fetcher.ackFailures > 0) return this.shortestHeldPeriod();
-    if (!fetcher.ackInFlight && this.#inFlight === 0) return 0;
-    const now = this.#clock.now();
-    const ackAge = fetcher.ackInFlight ? now - fetcher.ackSentAt : 0;
-    const heartbeatAge = this.#inFlight > 0 ? now - this.#sentAt : 0;
+  heartbeatStalledFor(): number {
+    if (this.#inFlight === 0) return 0;
+    const age = this.#clock.now() - this.#sentAt;
     // The usual case, a call out for a few ms, costs no scan of the held set.
-    if (ackAge <= MIN_STALL_PERIOD && heartbeatAge <= MIN_STALL_PERIOD) return 0;
+    if (age <= MIN_STALL_PERIOD) return 0;
     const period = this.shortestHeldPeriod();
-    return ackAge > period || heartbeatAge > period ? period : 0;
+    return age > period ? period : 0;
   }
 
   /**
@@ -169,7 +165,7 @@ export class Reservations {
   async heartbeatOne(execution: Execution): Promise<void> {
     if (execution.lost) throw new ReservationLostError(execution.id);
     if (execution.finished) return;
-    const lost = await this.#queue.heartbeat(execution.fetcher.consumer, [execution.delivery]);
+    const lost = await this.#queue.heartbeat(execution.consumer, [execution.delivery]);
     if (lost.includes(execution.delivery.deliveryId)) {
       this.markLost(execution, "reservation-lost");
       throw new ReservationLostError(execution.id);
@@ -200,17 +196,17 @@ export class Reservations {
 
   /** One heartbeat call per consumer, covering every delivery it holds. */
   async #send(): Promise<void> {
-    const byFetcher = new Map<Fetcher, Delivery[]>();
+    const byConsumer = new Map<Consumer, Delivery[]>();
     for (const execution of this.#held.values()) {
-      let list = byFetcher.get(execution.fetcher);
-      if (list === undefined) byFetcher.set(execution.fetcher, list = []);
+      let list = byConsumer.get(execution.consumer);
+      if (list === undefined) byConsumer.set(execution.consumer, list = []);
       list.push(execution.delivery);
     }
     await Promise.all(
-      [...byFetcher].map(async ([fetcher, deliveries]) => {
+      [...byConsumer].map(async ([consumer, deliveries]) => {
         let lost: string[];
         try {
-          lost = await this.#queue.heartbeat(fetcher.consumer, deliveries);
+          lost = await this.#queue.heartbeat(consumer, deliveries);
         } catch (error) {
           this.#reporter.transport("heartbeat", error);
           return;

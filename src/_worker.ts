@@ -10,7 +10,7 @@
  * @module
  */
 
-import { AckBatcher } from "./_acks.ts";
+import type { AckBatcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
@@ -20,7 +20,7 @@ import {
   TaskRunnerError,
   TaskTimeoutError,
 } from "./errors.ts";
-import { Execution, type Fetcher } from "./_execution.ts";
+import { Execution } from "./_execution.ts";
 import { Failures } from "./_failures.ts";
 import { type Gate, newGate, openGate } from "./_gate.ts";
 import type { DelayedPromoter } from "./_promoter.ts";
@@ -48,6 +48,8 @@ export interface WorkersDeps {
   collector: StatsCollector;
   /** The held deliveries. */
   reservations: Reservations;
+  /** Acks completed runs. */
+  acks: AckBatcher;
   /** Woken when a retry is scheduled. */
   promoter: DelayedPromoter;
   /** Whether the runner is running. */
@@ -95,15 +97,7 @@ export class Workers {
     this.#reservations = deps.reservations;
     const reservations = deps.reservations;
     this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
-    this.#acks = new AckBatcher(
-      deps.queue,
-      this.#clock,
-      deps.reporter,
-      deps.collector,
-      deps.reservations,
-      deps.isRunning,
-      (execution) => this.finalize(execution),
-    );
+    this.#acks = deps.acks;
     this.#failures = new Failures(
       deps.queue,
       deps.config,
@@ -181,17 +175,17 @@ export class Workers {
   /**
    * Take a delivery just received or reclaimed: hold it and run it.
    *
-   * @param fetcher The fetch loop that took it.
+   * @param consumer The consumer that took it.
    * @param delivery The delivery.
    */
-  begin(fetcher: Fetcher, delivery: Delivery): void {
+  begin(consumer: Consumer, delivery: Delivery): void {
     const previous = this.#reservations.get(delivery.deliveryId);
     if (previous !== undefined) {
       // Reclaimed from ourselves (heartbeats did not get through in time).
       // A run still going, or done and waiting for its ack, carries on with
       // the fresh delivery instead of running the task a second time.
       if (
-        previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
+        previous.consumer === consumer && !previous.lost && !previous.abandoned &&
         (this.running.has(previous) || previous.ackQueued)
       ) {
         previous.renew(delivery);
@@ -200,7 +194,7 @@ export class Workers {
       }
       this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.#epoch);
+    const execution = new Execution(this.#heartbeat, consumer, delivery, this.#epoch);
     this.#reservations.hold(execution);
     this.#busy++;
     this.#active++;

@@ -13,7 +13,7 @@
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { type Fetcher, newFetcher } from "./_execution.ts";
+import { AckBatcher } from "./_acks.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
@@ -32,11 +32,7 @@ import {
 } from "./errors.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
-import type {
-  AddResult,
-  MessageQueue,
-  NewTask,
-} from "./queue.ts";
+import type { AddResult, Consumer, MessageQueue, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
 import type { RunnerStats } from "./stats.ts";
 import {
@@ -113,7 +109,8 @@ export class TaskRunner implements AsyncDisposable {
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
   #run: AbortController = new AbortController();
-  #fetchers: Fetcher[] = [];
+  /** The consumers of the fetch loops, while started. */
+  #consumers: Consumer[] = [];
   #loops: Promise<void>[] = [];
   #instance: InstanceRegistration;
   #detachSignal: (() => void) | null = null;
@@ -122,6 +119,7 @@ export class TaskRunner implements AsyncDisposable {
   #fetching: Fetching;
 
   #reservations: Reservations;
+  #acks: AckBatcher;
   #promoter: DelayedPromoter;
 
   /**
@@ -153,6 +151,15 @@ export class TaskRunner implements AsyncDisposable {
       this.#reporter,
       this.#config.reservationTimeout,
     );
+    this.#acks = new AckBatcher(
+      queue,
+      this.#clock,
+      this.#reporter,
+      this.#statsFlusher.collector,
+      this.#reservations,
+      () => this.#state === "running",
+      (execution) => this.#workers.finalize(execution),
+    );
     this.#workers = new Workers({
       queue,
       config: this.#config,
@@ -160,6 +167,7 @@ export class TaskRunner implements AsyncDisposable {
       reporter: this.#reporter,
       collector: this.#statsFlusher.collector,
       reservations: this.#reservations,
+      acks: this.#acks,
       promoter: this.#promoter,
       isRunning: () => this.#state === "running",
     });
@@ -176,6 +184,7 @@ export class TaskRunner implements AsyncDisposable {
       reporter: this.#reporter,
       instance: this.#instance,
       workers: this.#workers,
+      acks: this.#acks,
       reservations: this.#reservations,
       isRunning: () => this.#state === "running",
     });
@@ -213,7 +222,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Consumer names of this runner's fetch loops while started. */
   get consumers(): string[] {
-    return this.#fetchers.map((f) => f.consumer.name);
+    return this.#consumers.map((c) => c.name);
   }
 
   /**
@@ -389,12 +398,10 @@ export class TaskRunner implements AsyncDisposable {
       const info = this.#queue.processInfo?.();
       const host = config.host ?? info?.host ?? `anon-${randomId()}`;
       const pid = info?.pid ?? 0;
-      this.#fetchers = [];
+      this.#consumers = [];
       for (let i = 0; i < config.numFetchers; i++) {
         const n = ++consumerSerial;
-        this.#fetchers.push(
-          newFetcher({ group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` }),
-        );
+        this.#consumers.push({ group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` });
       }
       const now = this.#clock.now();
       await this.#instance.register({
@@ -408,19 +415,19 @@ export class TaskRunner implements AsyncDisposable {
     } catch (error) {
       this.#state = "idle";
       this.#instance.clear();
-      this.#fetchers = [];
+      this.#consumers = [];
       throw error;
     }
 
     this.#statsFlusher.reset();
     this.#state = "running";
     this.#loops = [];
-    for (const fetcher of this.#fetchers) this.#loops.push(this.#fetching.run(fetcher, this.#run.signal));
+    for (const consumer of this.#consumers) this.#loops.push(this.#fetching.run(consumer, this.#run.signal));
     this.#loops.push(this.#promoter.run(this.#run.signal));
-    this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#fetchers[0])));
+    this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#consumers[0])));
     if (config.failedTaskHandler !== undefined) {
       // Handler calls stranded by a runner that died after dead-lettering: taken over at the reclaim pace.
-      const consumer = this.#fetchers[0].consumer;
+      const consumer = this.#consumers[0];
       this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#workers.takeOverHandlers(consumer)));
     }
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsFlusher.tick()));
@@ -492,20 +499,21 @@ export class TaskRunner implements AsyncDisposable {
     const finalWork: Promise<unknown>[] = [this.#statsFlusher.flush()];
     const unregistered = this.#instance.unregister();
     if (unregistered !== null) finalWork.push(unregistered);
-    for (const fetcher of this.#fetchers) {
+    for (const consumer of this.#consumers) {
       finalWork.push(
-        this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
+        this.#queue.removeConsumer(consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
       );
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
     if (this.#queue.release) {
       await this.#within(
-        this.#queue.release(this.#fetchers.map((f) => f.consumer)).catch((e) => this.#reporter.transport("release", e)),
+        this.#queue.release(this.#consumers).catch((e) => this.#reporter.transport("release", e)),
         FINAL_FLUSH_TIMEOUT,
       );
     }
 
     this.#reservations.clear();
+    this.#acks.clear();
     this.#workers.reset();
     this.#instance.clear();
     this.#loops = [];

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { computeBackoff, HISTOGRAM_BUCKETS } from "../mod.ts";
 import { decodePayload, encodePayload } from "../src/codec.ts";
 import { Emitter } from "../src/events.ts";
-import { Execution, newFetcher } from "../src/_execution.ts";
+import { Execution } from "../src/_execution.ts";
 import type { Delivery } from "../src/queue.ts";
 import { bucketIndex, percentile, StatsCollector } from "../src/stats.ts";
 
@@ -154,7 +154,7 @@ describe("Execution", () => {
     readyAt: 0,
   });
   const fresh = (): Execution =>
-    new Execution(() => Promise.resolve(), newFetcher({ group: "g", name: "c" }), delivery(1), 0);
+    new Execution(() => Promise.resolve(), { group: "g", name: "c" }, delivery(1), 0);
 
   it("changes each flag once, through its transitions", () => {
     const e = fresh();
