@@ -8,6 +8,7 @@
  */
 
 import { type Clock, sleep } from "./clock.ts";
+import type { EngineContext } from "./_context.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Execution } from "./_execution.ts";
 import type { Reporter } from "./_report.ts";
@@ -37,7 +38,7 @@ export class AckBatcher {
   #emitter: Emitter<RunnerEvents>;
   #collector: StatsCollector;
   #reservations: Reservations;
-  #isRunning: () => boolean;
+  #ctx: EngineContext;
   #finalize: (execution: Execution) => void;
   /** Each consumer's acks (created by its first ack). */
   #byConsumer: Map<Consumer, ConsumerAcks> = new Map();
@@ -45,30 +46,18 @@ export class AckBatcher {
   /**
    * Create a batcher.
    *
-   * @param queue The transport.
-   * @param clock The runner clock.
-   * @param reporter Where failures and `completed` events go.
-   * @param collector Counts the completions.
+   * @param ctx The runner (acks failing while it is not running are given up).
    * @param reservations The held deliveries (refused acks mean lost reservations).
-   * @param isRunning Whether the runner is running (acks failing while stopping are given up).
    * @param finalize Called when the runner is done with an execution.
    */
-  constructor(
-    queue: MessageQueue,
-    clock: Clock,
-    reporter: Reporter,
-    collector: StatsCollector,
-    reservations: Reservations,
-    isRunning: () => boolean,
-    finalize: (execution: Execution) => void,
-  ) {
-    this.#queue = queue;
-    this.#clock = clock;
-    this.#reporter = reporter;
-    this.#emitter = reporter.emitter;
-    this.#collector = collector;
+  constructor(ctx: EngineContext, reservations: Reservations, finalize: (execution: Execution) => void) {
+    this.#ctx = ctx;
+    this.#queue = ctx.queue;
+    this.#clock = ctx.clock;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#collector = ctx.collector;
     this.#reservations = reservations;
-    this.#isRunning = isRunning;
     this.#finalize = finalize;
   }
 
@@ -128,7 +117,7 @@ export class AckBatcher {
           acks.failures = 0;
         } catch (error) {
           this.#reporter.transport("ack", error);
-          if (!this.#isRunning()) {
+          if (!this.#ctx.isRunning()) {
             // Shutting down: give them up for reclaim (they run again elsewhere).
             for (const execution of batch) this.#finalize(execution);
             continue;

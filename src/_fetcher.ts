@@ -9,6 +9,7 @@
 import type { AckBatcher } from "./_acks.ts";
 import { type Clock, sleep } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
+import type { EngineContext } from "./_context.ts";
 import type { ResolvedTask } from "./task.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { InstanceRegistration } from "./_instance.ts";
@@ -19,28 +20,6 @@ import type { Reservations } from "./_reservations.ts";
 import { transportBackoff } from "./backoff.ts";
 import { reclaimPeriod, shortestReservation } from "./_timing.ts";
 import type { Workers } from "./_worker.ts";
-
-/** Everything the fetch loops of one runner work with. */
-export interface FetchingDeps {
-  /** The transport. */
-  queue: MessageQueue;
-  /** The runner's resolved options. */
-  config: ResolvedRunnerConfig;
-  /** The registered tasks, by name (their reservations set the reclaim period). */
-  registry: Map<string, ResolvedTask>;
-  /** Where failures and events go. */
-  reporter: Reporter;
-  /** Registration and pause state. */
-  instance: InstanceRegistration;
-  /** The worker slots. */
-  workers: Workers;
-  /** The acks (whether they get through). */
-  acks: AckBatcher;
-  /** The held deliveries (whether heartbeats get through). */
-  reservations: Reservations;
-  /** Whether the runner is running. */
-  isRunning: () => boolean;
-}
 
 /** Receives and reclaims deliveries for one runner. */
 export class Fetching {
@@ -55,26 +34,36 @@ export class Fetching {
   #workers: Workers;
   #acks: AckBatcher;
   #reservations: Reservations;
-  #isRunning: () => boolean;
+  #ctx: EngineContext;
 
   /**
    * Create the fetch loops' shared state.
    *
-   * @param deps What they work with.
+   * @param ctx The runner (its registry's reservations set the reclaim period).
+   * @param instance Registration and pause state.
+   * @param workers The worker slots.
+   * @param acks The acks (whether they get through).
+   * @param reservations The held deliveries (whether heartbeats get through).
    */
-  constructor(deps: FetchingDeps) {
-    this.#queue = deps.queue;
-    this.#config = deps.config;
-    this.#clock = deps.config.clock;
-    this.#logger = deps.config.logger;
-    this.#registry = deps.registry;
-    this.#reporter = deps.reporter;
-    this.#emitter = deps.reporter.emitter;
-    this.#instance = deps.instance;
-    this.#workers = deps.workers;
-    this.#acks = deps.acks;
-    this.#reservations = deps.reservations;
-    this.#isRunning = deps.isRunning;
+  constructor(
+    ctx: EngineContext,
+    instance: InstanceRegistration,
+    workers: Workers,
+    acks: AckBatcher,
+    reservations: Reservations,
+  ) {
+    this.#ctx = ctx;
+    this.#queue = ctx.queue;
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#registry = ctx.registry;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#instance = instance;
+    this.#workers = workers;
+    this.#acks = acks;
+    this.#reservations = reservations;
   }
 
   /**
@@ -174,7 +163,7 @@ export class Fetching {
    * @returns Resolves when done (failures are reported).
    */
   async reclaim(consumer: Consumer): Promise<void> {
-    if (this.#instance.paused || !this.#isRunning()) return;
+    if (this.#instance.paused || !this.#ctx.isRunning()) return;
     const free = this.#config.numWorkers - this.#workers.busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;

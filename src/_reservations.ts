@@ -8,6 +8,7 @@
  */
 
 import type { Clock } from "./clock.ts";
+import type { EngineContext } from "./_context.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
 import type { Execution } from "./_execution.ts";
@@ -39,19 +40,15 @@ export class Reservations {
   /**
    * Create an empty set of reservations.
    *
-   * @param queue The transport.
-   * @param clock The runner clock.
-   * @param logger The runner's logger.
-   * @param reporter Where failures and `lost` events go.
-   * @param reservationTimeout The runner's default reservation, in ms.
+   * @param ctx The runner (its failures and `lost` events are reported).
    */
-  constructor(queue: MessageQueue, clock: Clock, logger: Logger, reporter: Reporter, reservationTimeout: number) {
-    this.#queue = queue;
-    this.#clock = clock;
-    this.#logger = logger;
-    this.#reporter = reporter;
-    this.#emitter = reporter.emitter;
-    this.#reservationTimeout = reservationTimeout;
+  constructor(ctx: EngineContext) {
+    this.#queue = ctx.queue;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#reservationTimeout = ctx.config.reservationTimeout;
   }
 
   /**

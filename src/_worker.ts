@@ -14,6 +14,7 @@ import type { AckBatcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
+import type { EngineContext } from "./_context.ts";
 import {
   PayloadValidationError,
   type ShutdownError,
@@ -21,40 +22,16 @@ import {
   TaskTimeoutError,
 } from "./errors.ts";
 import { Execution } from "./_execution.ts";
-import { Failures } from "./_failures.ts";
+import type { Failures } from "./_failures.ts";
 import { type Gate, newGate, openGate } from "./_gate.ts";
-import type { DelayedPromoter } from "./_promoter.ts";
-import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, DeadLetterReason, Delivery } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { refusal } from "./retry_policy.ts";
-import type { StatsCollector } from "./stats.ts";
 import { type ResolvedTask, validateWithSchema } from "./task.ts";
 
 const NO_ERROR: unique symbol = Symbol("no error");
 const TIMED_OUT: unique symbol = Symbol("timed out");
-
-/** Everything the workers of one runner work with. */
-export interface WorkersDeps {
-  /** The transport. */
-  queue: MessageQueue;
-  /** The runner's resolved options. */
-  config: ResolvedRunnerConfig;
-  /** The registered tasks, by name (live: tasks may be registered while running). */
-  registry: Map<string, ResolvedTask>;
-  /** Where failures and events go. */
-  reporter: Reporter;
-  /** Counts outcomes. */
-  collector: StatsCollector;
-  /** The held deliveries. */
-  reservations: Reservations;
-  /** Acks completed runs. */
-  acks: AckBatcher;
-  /** Woken when a retry is scheduled. */
-  promoter: DelayedPromoter;
-  /** Whether the runner is running. */
-  isRunning: () => boolean;
-}
 
 /** The worker slots of one runner, and the executions it runs. */
 export class Workers {
@@ -64,8 +41,6 @@ export class Workers {
   #reserved = 0;
   /** Actions in progress. */
   readonly running: Set<Execution> = new Set();
-  /** failedTaskHandler calls in progress (waited for within the grace period). */
-  readonly handlerCalls: Set<Promise<void>>;
   /** Incremented by every start(): work of an earlier run never touches the counters of a later one. */
   #epoch = 0;
 
@@ -87,39 +62,20 @@ export class Workers {
   /**
    * Create idle workers.
    *
-   * @param deps What they work with.
+   * @param ctx The runner.
+   * @param reservations Holds and heartbeats what they run.
+   * @param acks Acks what completes.
+   * @param failures Retries or dead-letters what fails or cannot run.
    */
-  constructor(deps: WorkersDeps) {
-    this.#config = deps.config;
-    this.#clock = deps.config.clock;
-    this.#registry = deps.registry;
-    this.#reporter = deps.reporter;
-    this.#reservations = deps.reservations;
-    const reservations = deps.reservations;
+  constructor(ctx: EngineContext, reservations: Reservations, acks: AckBatcher, failures: Failures) {
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#registry = ctx.registry;
+    this.#reporter = ctx.reporter;
+    this.#reservations = reservations;
     this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
-    this.#acks = deps.acks;
-    this.#failures = new Failures(
-      deps.queue,
-      deps.config,
-      deps.reporter,
-      deps.collector,
-      deps.reservations,
-      deps.promoter,
-      deps.registry,
-      (execution) => this.finalize(execution),
-    );
-    this.handlerCalls = this.#failures.handlerCalls;
-  }
-
-  /**
-   * Take over failed-task handler calls left pending by runners that died
-   * between a dead letter and its handler call (their lease expired).
-   *
-   * @param consumer The consumer the calls are leased to.
-   * @returns Resolves once the calls are claimed and started.
-   */
-  takeOverHandlers(consumer: Consumer): Promise<void> {
-    return this.#failures.takeOverHandlers(consumer);
+    this.#acks = acks;
+    this.#failures = failures;
   }
 
   /** Worker slots taken by running actions. */

@@ -6,7 +6,9 @@
  * retries and dead letters (`_failures.ts`), acks (`_acks.ts`), held
  * deliveries and heartbeats (`_reservations.ts`), the instance registration
  * and fleet pause (`_instance.ts`), delayed-task promotion (`_promoter.ts`),
- * stats (`_stats_flusher.ts`) and error reporting (`_report.ts`).
+ * stats (`_stats_flusher.ts`) and error reporting (`_report.ts`). Each part
+ * is built once, here, from the runner's `EngineContext` (`_context.ts`)
+ * and its own collaborators.
  *
  * @module
  */
@@ -14,6 +16,9 @@
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
 import { AckBatcher } from "./_acks.ts";
+import type { EngineContext } from "./_context.ts";
+import type { Execution } from "./_execution.ts";
+import { Failures } from "./_failures.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
@@ -34,7 +39,7 @@ import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
 import type { AddResult, Consumer, MessageQueue, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
-import type { RunnerStats } from "./stats.ts";
+import { type RunnerStats, StatsCollector } from "./stats.ts";
 import {
   type BulkDispatchItem,
   type DispatchOptions,
@@ -120,6 +125,7 @@ export class TaskRunner implements AsyncDisposable {
 
   #reservations: Reservations;
   #acks: AckBatcher;
+  #failures: Failures;
   #promoter: DelayedPromoter;
 
   /**
@@ -140,54 +146,26 @@ export class TaskRunner implements AsyncDisposable {
     this.#logger = this.#config.logger;
     this.#reporter = new Reporter(this.#logger);
     this.#emitter = this.#reporter.emitter;
-    this.#statsFlusher = new StatsFlusher(queue, this.#config, this.#reporter, () => this.#state === "running");
-    this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
-      this.#reporter.transport(operation, error);
-    });
-    this.#reservations = new Reservations(
-      queue,
-      this.#clock,
-      this.#logger,
-      this.#reporter,
-      this.#config.reservationTimeout,
-    );
-    this.#acks = new AckBatcher(
-      queue,
-      this.#clock,
-      this.#reporter,
-      this.#statsFlusher.collector,
-      this.#reservations,
-      () => this.#state === "running",
-      (execution) => this.#workers.finalize(execution),
-    );
-    this.#workers = new Workers({
+    const ctx: EngineContext = {
       queue,
       config: this.#config,
-      registry: this.#registry,
+      clock: this.#clock,
+      logger: this.#logger,
       reporter: this.#reporter,
-      collector: this.#statsFlusher.collector,
-      reservations: this.#reservations,
-      acks: this.#acks,
-      promoter: this.#promoter,
-      isRunning: () => this.#state === "running",
-    });
-    this.#instance = new InstanceRegistration(
-      queue,
-      this.#config.instanceInterval,
-      this.#reporter,
-      () => this.#state === "stopping",
-    );
-    this.#fetching = new Fetching({
-      queue,
-      config: this.#config,
       registry: this.#registry,
-      reporter: this.#reporter,
-      instance: this.#instance,
-      workers: this.#workers,
-      acks: this.#acks,
-      reservations: this.#reservations,
+      collector: new StatsCollector(),
       isRunning: () => this.#state === "running",
-    });
+    };
+    /** Done with an execution (built once: the acks and the failure path end there). */
+    const finalize = (execution: Execution): void => this.#workers.finalize(execution);
+    this.#statsFlusher = new StatsFlusher(ctx);
+    this.#promoter = new DelayedPromoter(ctx);
+    this.#reservations = new Reservations(ctx);
+    this.#acks = new AckBatcher(ctx, this.#reservations, finalize);
+    this.#failures = new Failures(ctx, this.#reservations, this.#promoter, finalize);
+    this.#workers = new Workers(ctx, this.#reservations, this.#acks, this.#failures);
+    this.#instance = new InstanceRegistration(ctx, () => this.#state === "stopping");
+    this.#fetching = new Fetching(ctx, this.#instance, this.#workers, this.#acks, this.#reservations);
   }
 
   /** The transport this runner uses. */
@@ -428,7 +406,7 @@ export class TaskRunner implements AsyncDisposable {
     if (config.failedTaskHandler !== undefined) {
       // Handler calls stranded by a runner that died after dead-lettering: taken over at the reclaim pace.
       const consumer = this.#consumers[0];
-      this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#workers.takeOverHandlers(consumer)));
+      this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#failures.takeOverHandlers(consumer)));
     }
     this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsFlusher.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
@@ -481,7 +459,7 @@ export class TaskRunner implements AsyncDisposable {
     await this.#within(
       Promise.all(this.#loops)
         .then(() => this.#workers.whenIdle())
-        .then(() => Promise.all(this.#workers.handlerCalls)),
+        .then(() => Promise.all(this.#failures.handlerCalls)),
       config.shutdownTimeout,
     );
 
