@@ -8,6 +8,7 @@
  */
 
 import type { Clock } from "./clock.ts";
+import type { EngineContext } from "./_context.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
 import { TaskRunnerError, UnknownTaskError } from "./errors.ts";
@@ -19,7 +20,7 @@ import type { Consumer, DeadLetter, DeadLetterReason, MessageQueue } from "./que
 import { failureOf, type Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { nextStep } from "./retry_policy.ts";
-import { handlerLease } from "./_timing.ts";
+import { handlerCompletionDelay, handlerLease } from "./_timing.ts";
 import type { StatsCollector } from "./stats.ts";
 import type { FailedTask, ResolvedTask } from "./task.ts";
 
@@ -42,35 +43,27 @@ export class Failures {
   /**
    * Create the failure path.
    *
-   * @param queue The transport.
-   * @param config The runner's resolved options.
-   * @param reporter Where failures and events go.
-   * @param collector Counts failed, retried and dead tasks.
+   * @param ctx The runner (its registry gives the leases of handler calls taken over).
    * @param reservations The held deliveries (refusals mean lost reservations).
    * @param promoter Woken when a retry is scheduled.
-   * @param registry The registered tasks (leases of handler calls taken over).
    * @param finalize Called when the runner is done with a delivery (settled, or given up for reclaim).
    */
   constructor(
-    queue: MessageQueue,
-    config: ResolvedRunnerConfig,
-    reporter: Reporter,
-    collector: StatsCollector,
+    ctx: EngineContext,
     reservations: Reservations,
     promoter: DelayedPromoter,
-    registry: Map<string, ResolvedTask>,
     finalize: (execution: Execution) => void,
   ) {
-    this.#queue = queue;
-    this.#config = config;
-    this.#clock = config.clock;
-    this.#logger = config.logger;
-    this.#reporter = reporter;
-    this.#emitter = reporter.emitter;
-    this.#collector = collector;
+    this.#queue = ctx.queue;
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#collector = ctx.collector;
     this.#reservations = reservations;
     this.#promoter = promoter;
-    this.#registry = registry;
+    this.#registry = ctx.registry;
     this.#finalize = finalize;
   }
 
@@ -121,7 +114,7 @@ export class Failures {
     const d = execution.delivery;
     let ok: boolean;
     try {
-      ok = await this.#queue.retry(execution.fetcher.consumer, d, delay);
+      ok = await this.#queue.retry(execution.consumer, d, delay);
     } catch (transportError) {
       this.#reporter.transport("retry", transportError);
       return this.#finalize(execution);
@@ -164,7 +157,7 @@ export class Failures {
     /** The new dead letter's id; false when refused. */
     let deadLetterId: string | false;
     try {
-      deadLetterId = await this.#queue.deadLetter(execution.fetcher.consumer, d, reason, failure, { handlerLease: lease });
+      deadLetterId = await this.#queue.deadLetter(execution.consumer, d, reason, failure, { handlerLease: lease });
     } catch (transportError) {
       this.#reporter.transport("deadLetter", transportError);
       return this.#finalize(execution);
@@ -248,7 +241,7 @@ export class Failures {
       return completing;
     };
     const call = (async () => {
-      const timer = this.#clock.setTimeout(() => void complete(), Math.floor(lease / 2));
+      const timer = this.#clock.setTimeout(() => void complete(), handlerCompletionDelay(lease));
       try {
         await handler(task, error);
       } catch (handlerError) {

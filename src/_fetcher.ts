@@ -6,39 +6,20 @@
  * @module
  */
 
-import type { Fetcher } from "./_execution.ts";
+import type { AckBatcher } from "./_acks.ts";
 import { type Clock, sleep } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
+import type { EngineContext } from "./_context.ts";
 import type { ResolvedTask } from "./task.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { InstanceRegistration } from "./_instance.ts";
 import type { Logger } from "./logger.ts";
-import type { Delivery, MessageQueue } from "./queue.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { transportBackoff } from "./backoff.ts";
 import { reclaimPeriod, shortestReservation } from "./_timing.ts";
 import type { Workers } from "./_worker.ts";
-
-/** Everything the fetch loops of one runner work with. */
-export interface FetchingDeps {
-  /** The transport. */
-  queue: MessageQueue;
-  /** The runner's resolved options. */
-  config: ResolvedRunnerConfig;
-  /** The registered tasks, by name (their reservations set the reclaim period). */
-  registry: Map<string, ResolvedTask>;
-  /** Where failures and events go. */
-  reporter: Reporter;
-  /** Registration and pause state. */
-  instance: InstanceRegistration;
-  /** The worker slots. */
-  workers: Workers;
-  /** The held deliveries (whether acks and heartbeats get through). */
-  reservations: Reservations;
-  /** Whether the runner is running. */
-  isRunning: () => boolean;
-}
 
 /** Receives and reclaims deliveries for one runner. */
 export class Fetching {
@@ -51,38 +32,50 @@ export class Fetching {
   #emitter: Emitter<RunnerEvents>;
   #instance: InstanceRegistration;
   #workers: Workers;
+  #acks: AckBatcher;
   #reservations: Reservations;
-  #isRunning: () => boolean;
+  #ctx: EngineContext;
 
   /**
    * Create the fetch loops' shared state.
    *
-   * @param deps What they work with.
+   * @param ctx The runner (its registry's reservations set the reclaim period).
+   * @param instance Registration and pause state.
+   * @param workers The worker slots.
+   * @param acks The acks (whether they get through).
+   * @param reservations The held deliveries (whether heartbeats get through).
    */
-  constructor(deps: FetchingDeps) {
-    this.#queue = deps.queue;
-    this.#config = deps.config;
-    this.#clock = deps.config.clock;
-    this.#logger = deps.config.logger;
-    this.#registry = deps.registry;
-    this.#reporter = deps.reporter;
-    this.#emitter = deps.reporter.emitter;
-    this.#instance = deps.instance;
-    this.#workers = deps.workers;
-    this.#reservations = deps.reservations;
-    this.#isRunning = deps.isRunning;
+  constructor(
+    ctx: EngineContext,
+    instance: InstanceRegistration,
+    workers: Workers,
+    acks: AckBatcher,
+    reservations: Reservations,
+  ) {
+    this.#ctx = ctx;
+    this.#queue = ctx.queue;
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#registry = ctx.registry;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#instance = instance;
+    this.#workers = workers;
+    this.#acks = acks;
+    this.#reservations = reservations;
   }
 
   /**
-   * Receive and run deliveries as `fetcher` until `signal` aborts, never
+   * Receive and run deliveries as `consumer` until `signal` aborts, never
    * taking more than the free worker slots; holds off while paused, and
    * while acks or heartbeats are not getting through.
    *
-   * @param fetcher The fetch loop's consumer.
+   * @param consumer The fetch loop's consumer.
    * @param signal Aborted on shutdown.
    * @returns Resolves when the loop has ended.
    */
-  async run(fetcher: Fetcher, signal: AbortSignal): Promise<void> {
+  async run(consumer: Consumer, signal: AbortSignal): Promise<void> {
     const config = this.#config;
     const workers = this.#workers;
     let failures = 0;
@@ -91,12 +84,14 @@ export class Fetching {
         await this.#instance.whenResumed();
         continue;
       }
-      const free = config.numWorkers - workers.busy - workers.reserved;
+      const free = workers.free;
       if (free <= 0) {
         await workers.whenSlotFreed();
         continue;
       }
-      const stalled = this.#reservations.stalledFor(fetcher);
+      const ackStall = this.#acks.stalledFor(consumer);
+      const heartbeatStall = this.#reservations.heartbeatStalledFor();
+      const stalled = ackStall > heartbeatStall ? ackStall : heartbeatStall;
       if (stalled > 0) {
         // Acks or heartbeats are not getting through: new work would only
         // add duplicates once its reservations lapse. Wait for the path to heal.
@@ -104,17 +99,17 @@ export class Fetching {
         continue;
       }
       const count = free < config.batchSize ? free : config.batchSize;
-      workers.reserved += count;
+      workers.reserve(count);
       let deliveries: Delivery[];
       try {
-        deliveries = await this.#queue.receive(fetcher.consumer, {
+        deliveries = await this.#queue.receive(consumer, {
           count,
           block: config.blockDuration,
           signal: this.#instance.fetchSignal,
         });
         failures = 0;
       } catch (error) {
-        workers.reserved -= count;
+        workers.unreserve(count);
         if (signal.aborted) break;
         if (this.#instance.paused) continue;
         failures++;
@@ -122,7 +117,7 @@ export class Fetching {
         await this.#rest(transportBackoff(failures), signal);
         continue;
       }
-      workers.reserved -= count;
+      workers.unreserve(count);
       if (signal.aborted) {
         // The read ended after stop() began (its abort reached the transport
         // late): a stopping runner starts nothing new. Untouched and not
@@ -134,7 +129,7 @@ export class Fetching {
         }
         break;
       }
-      for (let i = 0; i < deliveries.length; i++) workers.begin(fetcher, deliveries[i]);
+      for (let i = 0; i < deliveries.length; i++) workers.begin(consumer, deliveries[i]);
     }
   }
 
@@ -164,17 +159,17 @@ export class Fetching {
    * receive then returns work too, the runner runs up to `batchSize` tasks
    * over `numWorkers` for a moment.
    *
-   * @param fetcher The consumer to take them as.
+   * @param consumer The consumer to take them as.
    * @returns Resolves when done (failures are reported).
    */
-  async reclaim(fetcher: Fetcher): Promise<void> {
-    if (this.#instance.paused || !this.#isRunning()) return;
+  async reclaim(consumer: Consumer): Promise<void> {
+    if (this.#instance.paused || !this.#ctx.isRunning()) return;
     const free = this.#config.numWorkers - this.#workers.busy;
     if (free <= 0) return;
     const count = free < this.#config.batchSize ? free : this.#config.batchSize;
     let result;
     try {
-      result = await this.#queue.reclaim(fetcher.consumer, count);
+      result = await this.#queue.reclaim(consumer, count);
     } catch (error) {
       this.#reporter.transport("reclaim", error);
       return;
@@ -199,7 +194,7 @@ export class Fetching {
           deliveryCount: delivery.deliveryCount,
         });
       }
-      this.#workers.begin(fetcher, delivery);
+      this.#workers.begin(consumer, delivery);
     }
   }
 }

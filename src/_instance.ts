@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { EngineContext } from "./_context.ts";
 import { type Gate, newGate, openGate } from "./_gate.ts";
 import type { Reporter } from "./_report.ts";
 import type { InstanceInfo, MessageQueue } from "./queue.ts";
@@ -27,15 +28,13 @@ export class InstanceRegistration {
   /**
    * Create an unregistered instance.
    *
-   * @param queue The transport.
-   * @param instanceInterval Refresh period of the registration, in ms (it lives three of them).
-   * @param reporter Where failures go.
+   * @param ctx The runner (its `instanceInterval` is the refresh period; the registration lives three of them).
    * @param isStopping Whether the runner is stopping (a pause then leaves receive calls aborted).
    */
-  constructor(queue: MessageQueue, instanceInterval: number, reporter: Reporter, isStopping: () => boolean) {
-    this.#queue = queue;
-    this.#instanceInterval = instanceInterval;
-    this.#reporter = reporter;
+  constructor(ctx: EngineContext, isStopping: () => boolean) {
+    this.#queue = ctx.queue;
+    this.#instanceInterval = ctx.config.instanceInterval;
+    this.#reporter = ctx.reporter;
     this.#isStopping = isStopping;
   }
 

@@ -11,6 +11,8 @@
  */
 
 import type { Clock } from "./clock.ts";
+import type { EngineContext } from "./_context.ts";
+import type { Reporter } from "./_report.ts";
 import type { MessageQueue } from "./queue.ts";
 import { transportBackoff } from "./backoff.ts";
 
@@ -21,7 +23,7 @@ export const PROMOTE_MAX_SLEEP = 1_000;
 export class DelayedPromoter {
   #queue: MessageQueue;
   #clock: Clock;
-  #report: (operation: string, error: unknown) => void;
+  #reporter: Reporter;
   #timer: unknown = null;
   #wake: (() => void) | null = null;
   #wakeAt = Infinity;
@@ -34,14 +36,12 @@ export class DelayedPromoter {
   /**
    * Create an idle promoter.
    *
-   * @param queue The transport.
-   * @param clock The runner clock.
-   * @param report Called with the operation name and error when a transport call fails.
+   * @param ctx The runner (its transport failures are reported).
    */
-  constructor(queue: MessageQueue, clock: Clock, report: (operation: string, error: unknown) => void) {
-    this.#queue = queue;
-    this.#clock = clock;
-    this.#report = report;
+  constructor(ctx: EngineContext) {
+    this.#queue = ctx.queue;
+    this.#clock = ctx.clock;
+    this.#reporter = ctx.reporter;
   }
 
   /**
@@ -68,7 +68,7 @@ export class DelayedPromoter {
       } catch (error) {
         if (signal.aborted) return;
         failures++;
-        this.#report("promote", error);
+        this.#reporter.transport("promote", error);
         wait = transportBackoff(failures);
       }
       if (signal.aborted) return;

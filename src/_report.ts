@@ -76,16 +76,6 @@ export class Reporter {
   }
 }
 
-/** Longest error message or stack kept in a dead letter, in characters. */
-const MAX_FAILURE_TEXT = 8_192;
-
-/**
- * `toFailure`, made safe for hostile values (a revoked Proxy throws on any
- * inspection) and bounded in size, so recording a failure can never fail.
- *
- * @param thrown Any thrown value.
- * @returns Its failure record, name and texts clipped.
- */
 /**
  * What a failed transport call threw, as a {@linkcode TransportError} (kept
  * as is when it already is one; the original stays as `cause`).
@@ -100,6 +90,16 @@ export function asTransportError(operation: string, error: unknown): TransportEr
     : new TransportError(`Transport call '${operation}' failed: ${failureOf(error).message}`, { cause: error });
 }
 
+/** Longest error message or stack kept in a dead letter, in characters. */
+const MAX_FAILURE_TEXT = 8_192;
+
+/**
+ * `toFailure`, made safe for hostile values (a revoked Proxy throws on any
+ * inspection) and bounded in size, so recording a failure can never fail.
+ *
+ * @param thrown Any thrown value.
+ * @returns Its failure record, name and texts clipped.
+ */
 export function failureOf(thrown: unknown): FailureRecord {
   let record: FailureRecord;
   try {

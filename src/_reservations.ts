@@ -8,13 +8,14 @@
  */
 
 import type { Clock } from "./clock.ts";
+import type { EngineContext } from "./_context.ts";
 import { ReservationLostError } from "./errors.ts";
 import type { Emitter, LostEvent, RunnerEvents } from "./events.ts";
-import type { Execution, Fetcher } from "./_execution.ts";
+import type { Execution } from "./_execution.ts";
 import type { Logger } from "./logger.ts";
 import type { Reporter } from "./_report.ts";
-import type { Delivery, MessageQueue } from "./queue.ts";
-import { heartbeatPeriod } from "./_timing.ts";
+import type { Consumer, Delivery, MessageQueue } from "./queue.ts";
+import { heartbeatPeriod, MIN_STALL_PERIOD, shortestHeldReservation, stallPeriod } from "./_timing.ts";
 
 /** Held deliveries of one runner, and their heartbeats. */
 export class Reservations {
@@ -39,19 +40,15 @@ export class Reservations {
   /**
    * Create an empty set of reservations.
    *
-   * @param queue The transport.
-   * @param clock The runner clock.
-   * @param logger The runner's logger.
-   * @param reporter Where failures and `lost` events go.
-   * @param reservationTimeout The runner's default reservation, in ms.
+   * @param ctx The runner (its failures and `lost` events are reported).
    */
-  constructor(queue: MessageQueue, clock: Clock, logger: Logger, reporter: Reporter, reservationTimeout: number) {
-    this.#queue = queue;
-    this.#clock = clock;
-    this.#logger = logger;
-    this.#reporter = reporter;
-    this.#emitter = reporter.emitter;
-    this.#reservationTimeout = reservationTimeout;
+  constructor(ctx: EngineContext) {
+    this.#queue = ctx.queue;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#reporter = ctx.reporter;
+    this.#emitter = ctx.reporter.emitter;
+    this.#reservationTimeout = ctx.config.reservationTimeout;
   }
 
   /**
@@ -96,9 +93,7 @@ export class Reservations {
    * @param reason Why it was lost.
    */
   markLost(execution: Execution, reason: LostEvent["reason"]): void {
-    if (execution.lost) return;
-    execution.lost = true;
-    execution.abort(new ReservationLostError(execution.id));
+    if (!execution.lose(new ReservationLostError(execution.id))) return;
     const id = execution.delivery.deliveryId;
     if (this.#held.get(id) === execution) this.#held.delete(id);
     this.#logger.warn("Lost the reservation of a task", { id: execution.id, name: execution.name, reason });
@@ -126,36 +121,27 @@ export class Reservations {
   }
 
   /**
-   * How long a fetch loop should hold off fetching because acks or
-   * heartbeats are failing or stuck longer than a heartbeat period.
+   * How long the fetch loops should hold off fetching because a heartbeat
+   * call is stuck longer than the stall period.
    *
-   * @param fetcher The fetch loop.
    * @returns The wait in ms (0: healthy).
    */
-  stalledFor(fetcher: Fetcher): number {
-    if (fetcher.ackFailures > 0) return this.shortestHeldPeriod();
-    if (!fetcher.ackInFlight && this.#inFlight === 0) return 0;
-    const now = this.#clock.now();
-    const ackAge = fetcher.ackInFlight ? now - fetcher.ackSentAt : 0;
-    const heartbeatAge = this.#inFlight > 0 ? now - this.#sentAt : 0;
+  heartbeatStalledFor(): number {
+    if (this.#inFlight === 0) return 0;
+    const age = this.#clock.now() - this.#sentAt;
     // The usual case, a call out for a few ms, costs no scan of the held set.
-    if (ackAge <= 10 && heartbeatAge <= 10) return 0;
+    if (age <= MIN_STALL_PERIOD) return 0;
     const period = this.shortestHeldPeriod();
-    return ackAge > period || heartbeatAge > period ? period : 0;
+    return age > period ? period : 0;
   }
 
   /**
-   * The heartbeat period of the shortest reservation held now.
+   * The stall period of the shortest reservation held now (see `stallPeriod`).
    *
-   * @returns A third of it, at least 10 ms.
+   * @returns Its heartbeat period, at least 10 ms.
    */
   shortestHeldPeriod(): number {
-    let shortest = this.#reservationTimeout;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
-    return Math.max(10, heartbeatPeriod(shortest));
+    return stallPeriod(shortestHeldReservation(this.#reservationTimeout, this.#held.values()));
   }
 
   /** Stop the heartbeat timer (on shutdown). */
@@ -175,8 +161,8 @@ export class Reservations {
    */
   async heartbeatOne(execution: Execution): Promise<void> {
     if (execution.lost) throw new ReservationLostError(execution.id);
-    if (execution.finalized) return;
-    const lost = await this.#queue.heartbeat(execution.fetcher.consumer, [execution.delivery]);
+    if (execution.finished) return;
+    const lost = await this.#queue.heartbeat(execution.consumer, [execution.delivery]);
     if (lost.includes(execution.delivery.deliveryId)) {
       this.markLost(execution, "reservation-lost");
       throw new ReservationLostError(execution.id);
@@ -188,11 +174,7 @@ export class Reservations {
     this.#dueAt = Infinity;
     this.#period = Infinity;
     if (this.#held.size === 0) return;
-    let shortest = Infinity;
-    for (const execution of this.#held.values()) {
-      const rt = execution.delivery.reservationTimeout;
-      if (rt < shortest) shortest = rt;
-    }
+    const shortest = shortestHeldReservation(Infinity, this.#held.values());
     this.arm(shortest);
     // Normally one call at a time; but a call stuck in a reconnecting client
     // must not silence heartbeats until the reservations lapse, so another
@@ -211,17 +193,17 @@ export class Reservations {
 
   /** One heartbeat call per consumer, covering every delivery it holds. */
   async #send(): Promise<void> {
-    const byFetcher = new Map<Fetcher, Delivery[]>();
+    const byConsumer = new Map<Consumer, Delivery[]>();
     for (const execution of this.#held.values()) {
-      let list = byFetcher.get(execution.fetcher);
-      if (list === undefined) byFetcher.set(execution.fetcher, list = []);
+      let list = byConsumer.get(execution.consumer);
+      if (list === undefined) byConsumer.set(execution.consumer, list = []);
       list.push(execution.delivery);
     }
     await Promise.all(
-      [...byFetcher].map(async ([fetcher, deliveries]) => {
+      [...byConsumer].map(async ([consumer, deliveries]) => {
         let lost: string[];
         try {
-          lost = await this.#queue.heartbeat(fetcher.consumer, deliveries);
+          lost = await this.#queue.heartbeat(consumer, deliveries);
         } catch (error) {
           this.#reporter.transport("heartbeat", error);
           return;

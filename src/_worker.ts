@@ -10,62 +10,39 @@
  * @module
  */
 
-import { AckBatcher } from "./_acks.ts";
+import type { AckBatcher } from "./_acks.ts";
 import type { Clock } from "./clock.ts";
 import { decodePayload } from "./codec.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
+import type { EngineContext } from "./_context.ts";
 import {
   PayloadValidationError,
   type ShutdownError,
   TaskRunnerError,
   TaskTimeoutError,
 } from "./errors.ts";
-import { Execution, type Fetcher } from "./_execution.ts";
-import { Failures } from "./_failures.ts";
-import { type Gate, newGate } from "./_gate.ts";
-import type { DelayedPromoter } from "./_promoter.ts";
-import type { Consumer, DeadLetterReason, Delivery, MessageQueue } from "./queue.ts";
+import { Execution } from "./_execution.ts";
+import type { Failures } from "./_failures.ts";
+import { type Gate, newGate, openGate } from "./_gate.ts";
+import type { Consumer, DeadLetterReason, Delivery } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
 import type { Reservations } from "./_reservations.ts";
 import { refusal } from "./retry_policy.ts";
-import type { StatsCollector } from "./stats.ts";
 import { type ResolvedTask, validateWithSchema } from "./task.ts";
 
 const NO_ERROR: unique symbol = Symbol("no error");
 const TIMED_OUT: unique symbol = Symbol("timed out");
 
-/** Everything the workers of one runner work with. */
-export interface WorkersDeps {
-  /** The transport. */
-  queue: MessageQueue;
-  /** The runner's resolved options. */
-  config: ResolvedRunnerConfig;
-  /** The registered tasks, by name (live: tasks may be registered while running). */
-  registry: Map<string, ResolvedTask>;
-  /** Where failures and events go. */
-  reporter: Reporter;
-  /** Counts outcomes. */
-  collector: StatsCollector;
-  /** The held deliveries. */
-  reservations: Reservations;
-  /** Woken when a retry is scheduled. */
-  promoter: DelayedPromoter;
-  /** Whether the runner is running. */
-  isRunning: () => boolean;
-}
-
 /** The worker slots of one runner, and the executions it runs. */
 export class Workers {
   /** Worker slots taken by running actions. */
-  busy = 0;
-  /** Slots set aside for receive/reclaim calls in flight. */
-  reserved = 0;
+  #busy = 0;
+  /** Slots set aside for receive calls in flight. */
+  #reserved = 0;
   /** Actions in progress. */
   readonly running: Set<Execution> = new Set();
-  /** failedTaskHandler calls in progress (waited for within the grace period). */
-  readonly handlerCalls: Set<Promise<void>>;
   /** Incremented by every start(): work of an earlier run never touches the counters of a later one. */
-  epoch = 0;
+  #epoch = 0;
 
   #config: ResolvedRunnerConfig;
   #clock: Clock;
@@ -85,47 +62,53 @@ export class Workers {
   /**
    * Create idle workers.
    *
-   * @param deps What they work with.
+   * @param ctx The runner.
+   * @param reservations Holds and heartbeats what they run.
+   * @param acks Acks what completes.
+   * @param failures Retries or dead-letters what fails or cannot run.
    */
-  constructor(deps: WorkersDeps) {
-    this.#config = deps.config;
-    this.#clock = deps.config.clock;
-    this.#registry = deps.registry;
-    this.#reporter = deps.reporter;
-    this.#reservations = deps.reservations;
-    const reservations = deps.reservations;
+  constructor(ctx: EngineContext, reservations: Reservations, acks: AckBatcher, failures: Failures) {
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#registry = ctx.registry;
+    this.#reporter = ctx.reporter;
+    this.#reservations = reservations;
     this.#heartbeat = (execution) => reservations.heartbeatOne(execution);
-    this.#acks = new AckBatcher(
-      deps.queue,
-      this.#clock,
-      deps.reporter,
-      deps.collector,
-      deps.reservations,
-      deps.isRunning,
-      (execution) => this.finalize(execution),
-    );
-    this.#failures = new Failures(
-      deps.queue,
-      deps.config,
-      deps.reporter,
-      deps.collector,
-      deps.reservations,
-      deps.promoter,
-      deps.registry,
-      (execution) => this.finalize(execution),
-    );
-    this.handlerCalls = this.#failures.handlerCalls;
+    this.#acks = acks;
+    this.#failures = failures;
+  }
+
+  /** Worker slots taken by running actions. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /** Worker slots neither taken nor set aside for a receive call in flight. */
+  get free(): number {
+    return this.#config.numWorkers - this.#busy - this.#reserved;
   }
 
   /**
-   * Take over failed-task handler calls left pending by runners that died
-   * between a dead letter and its handler call (their lease expired).
+   * Set slots aside for a receive call about to go out.
    *
-   * @param consumer The consumer the calls are leased to.
-   * @returns Resolves once the calls are claimed and started.
+   * @param count The slots (at most {@linkcode Workers.free}).
    */
-  takeOverHandlers(consumer: Consumer): Promise<void> {
-    return this.#failures.takeOverHandlers(consumer);
+  reserve(count: number): void {
+    this.#reserved += count;
+  }
+
+  /**
+   * The receive call is back: its slots are free again, until `begin` takes them.
+   *
+   * @param count The slots set aside for it.
+   */
+  unreserve(count: number): void {
+    this.#reserved -= count;
+  }
+
+  /** A new start(): work of earlier runs no longer touches the counters. */
+  newEpoch(): void {
+    this.#epoch++;
   }
 
   /**
@@ -140,36 +123,36 @@ export class Workers {
   /** Forget all slots and executions (once stopped). */
   reset(): void {
     this.running.clear();
-    this.busy = 0;
-    this.reserved = 0;
+    this.#busy = 0;
+    this.#reserved = 0;
     this.#active = 0;
   }
 
   /**
    * Take a delivery just received or reclaimed: hold it and run it.
    *
-   * @param fetcher The fetch loop that took it.
+   * @param consumer The consumer that took it.
    * @param delivery The delivery.
    */
-  begin(fetcher: Fetcher, delivery: Delivery): void {
+  begin(consumer: Consumer, delivery: Delivery): void {
     const previous = this.#reservations.get(delivery.deliveryId);
     if (previous !== undefined) {
       // Reclaimed from ourselves (heartbeats did not get through in time).
       // A run still going, or done and waiting for its ack, carries on with
       // the fresh delivery instead of running the task a second time.
       if (
-        previous.fetcher === fetcher && !previous.lost && !previous.abandoned &&
+        previous.consumer === consumer && !previous.lost && !previous.abandoned &&
         (this.running.has(previous) || previous.ackQueued)
       ) {
-        previous.delivery = delivery;
+        previous.renew(delivery);
         this.#reservations.arm(delivery.reservationTimeout);
         return;
       }
       this.#reservations.markLost(previous, "reservation-lost");
     }
-    const execution = new Execution(this.#heartbeat, fetcher, delivery, this.epoch);
+    const execution = new Execution(this.#heartbeat, consumer, delivery, this.#epoch);
     this.#reservations.hold(execution);
-    this.busy++;
+    this.#busy++;
     this.#active++;
     this.#reservations.arm(delivery.reservationTimeout);
     this.#execute(execution);
@@ -282,9 +265,8 @@ export class Workers {
       this.#releaseSlot(execution);
       if (execution.lost || execution.abandoned) return this.finalize(execution);
       if (error === NO_ERROR) {
-        execution.runTime = this.#clock.now() - started;
         const wait = started - execution.delivery.readyAt;
-        execution.waitTime = wait > 0 ? wait : 0;
+        execution.succeeded(this.#clock.now() - started, wait > 0 ? wait : 0);
         this.#acks.add(execution);
         return;
       }
@@ -304,7 +286,8 @@ export class Workers {
     this.running.delete(execution);
     this.#releaseSlot(execution);
     this.#reporter.report(new TaskRunnerError(`Internal error while running task ${execution.id}`, { cause: internal }));
-    this.#drop(execution);
+    // Given up without completing it: another runner reclaims it later.
+    this.finalize(execution);
   }
 
   #withTimeout(result: unknown, execution: Execution, timeout: number): Promise<unknown> {
@@ -327,27 +310,23 @@ export class Workers {
   }
 
   #releaseSlot(execution: Execution): void {
-    if (!execution.slotHeld) return;
-    execution.slotHeld = false;
-    if (execution.epoch !== this.epoch) return;
-    this.busy--;
+    if (!execution.freeSlot()) return;
+    if (execution.epoch !== this.#epoch) return;
+    this.#busy--;
     this.wakeSlotWaiter();
   }
 
   /** Wake the fetch loops waiting for a free slot. */
   wakeSlotWaiter(): void {
     const gate = this.#slotGate;
-    if (gate !== null) {
-      this.#slotGate = null;
-      gate.resolve();
-    }
+    this.#slotGate = null;
+    openGate(gate);
   }
 
   /** Done with a delivery: stop heartbeating it and count it out. */
   finalize(execution: Execution): void {
-    if (execution.finalized) return;
-    execution.finalized = true;
-    if (execution.epoch !== this.epoch) return;
+    if (!execution.finish()) return;
+    if (execution.epoch !== this.#epoch) return;
     this.#reservations.release(execution);
     this.#active--;
     if (this.#active === 0 && this.#idleWaiter !== null) {
@@ -355,11 +334,6 @@ export class Workers {
       this.#idleWaiter = null;
       wake();
     }
-  }
-
-  /** Give a delivery up without completing it: another runner reclaims it later. */
-  #drop(execution: Execution): void {
-    this.finalize(execution);
   }
 
   /**
@@ -370,8 +344,7 @@ export class Workers {
    * @param reason The abort reason.
    */
   abandon(execution: Execution, reason: ShutdownError): void {
-    execution.abandoned = true;
-    execution.abort(reason);
+    execution.abandon(reason);
     this.running.delete(execution);
     this.#releaseSlot(execution);
     this.finalize(execution);

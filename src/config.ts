@@ -41,12 +41,17 @@ export interface RunnerConfig {
    */
   consumersPrefix?: string;
   /**
-   * Maximum deliveries fetched per receive call (each receive asks for
-   * `min(batchSize, free worker slots)`, so nothing waits unheartbeated).
-   * The same bound applies to each reclaim pass, and to failed-task handler
-   * calls taken over from stopped runners: at most `batchSize` claimed per
-   * pass, and at most `max(numWorkers, batchSize)` handler calls running on
-   * this runner at once, its own included.
+   * The size of one fetch. It bounds:
+   * - each receive call: it asks for `min(batchSize, free worker slots)`
+   *   deliveries, so nothing received waits unheartbeated for a slot;
+   * - each reclaim pass: at most `min(batchSize, free worker slots)`
+   *   deliveries taken over from stalled consumers. A reclaim pass counts the
+   *   slots set aside for a receive call still waiting as free, so while both
+   *   return work the runner may run up to `batchSize` tasks over
+   *   `numWorkers` for a moment;
+   * - failed-task handler calls taken over from stopped runners: at most
+   *   `batchSize` claimed per pass, and at most `max(numWorkers, batchSize)`
+   *   handler calls running on this runner at once, its own included.
    * @default 10
    */
   batchSize?: number;

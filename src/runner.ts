@@ -6,20 +6,25 @@
  * retries and dead letters (`_failures.ts`), acks (`_acks.ts`), held
  * deliveries and heartbeats (`_reservations.ts`), the instance registration
  * and fleet pause (`_instance.ts`), delayed-task promotion (`_promoter.ts`),
- * stats (`_stats_reporter.ts`) and error reporting (`_report.ts`).
+ * stats (`_stats_flusher.ts`) and error reporting (`_report.ts`). Each part
+ * is built once, here, from the runner's `EngineContext` (`_context.ts`)
+ * and its own collaborators.
  *
  * @module
  */
 
 import { type Clock, sleep } from "./clock.ts";
 import { DelayedPromoter } from "./_promoter.ts";
-import { type Fetcher, newFetcher } from "./_execution.ts";
+import { AckBatcher } from "./_acks.ts";
+import type { EngineContext } from "./_context.ts";
+import type { Execution } from "./_execution.ts";
+import { Failures } from "./_failures.ts";
 import { Fetching } from "./_fetcher.ts";
 import { InstanceRegistration } from "./_instance.ts";
 import { asTransportError, Reporter } from "./_report.ts";
 import { Reservations } from "./_reservations.ts";
 import { Workers } from "./_worker.ts";
-import { StatsReporter } from "./_stats_reporter.ts";
+import { StatsFlusher } from "./_stats_flusher.ts";
 import { parseRunnerConfig, type ResolvedRunnerConfig, type RunnerConfig } from "./config.ts";
 import {
   describeValue,
@@ -32,13 +37,9 @@ import {
 } from "./errors.ts";
 import type { Emitter, RunnerEvents } from "./events.ts";
 import type { Logger } from "./logger.ts";
-import type {
-  AddResult,
-  MessageQueue,
-  NewTask,
-} from "./queue.ts";
+import type { AddResult, Consumer, MessageQueue, NewTask } from "./queue.ts";
 import type { StandardSchemaV1 } from "./schema.ts";
-import type { RunnerStats } from "./stats.ts";
+import { type RunnerStats, StatsCollector } from "./stats.ts";
 import {
   type BulkDispatchItem,
   type DispatchOptions,
@@ -49,16 +50,6 @@ import {
   type TaskDefinition,
   type TaskHandle,
 } from "./task.ts";
-
-export type {
-  CompletedEvent,
-  DeadEvent,
-  FailedEvent,
-  LostEvent,
-  ReclaimedEvent,
-  RetryingEvent,
-  RunnerEvents,
-} from "./events.ts";
 
 /** Lifecycle state of a runner. */
 export type RunnerState = "idle" | "starting" | "running" | "stopping";
@@ -117,13 +108,14 @@ export class TaskRunner implements AsyncDisposable {
   #registry: Map<string, ResolvedTask> = new Map();
   #reporter: Reporter;
   #emitter: Emitter<RunnerEvents>;
-  #statsReporter: StatsReporter;
+  #statsFlusher: StatsFlusher;
 
   #state: RunnerState = "idle";
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
   #run: AbortController = new AbortController();
-  #fetchers: Fetcher[] = [];
+  /** The consumers of the fetch loops, while started. */
+  #consumers: Consumer[] = [];
   #loops: Promise<void>[] = [];
   #instance: InstanceRegistration;
   #detachSignal: (() => void) | null = null;
@@ -132,6 +124,8 @@ export class TaskRunner implements AsyncDisposable {
   #fetching: Fetching;
 
   #reservations: Reservations;
+  #acks: AckBatcher;
+  #failures: Failures;
   #promoter: DelayedPromoter;
 
   /**
@@ -152,43 +146,26 @@ export class TaskRunner implements AsyncDisposable {
     this.#logger = this.#config.logger;
     this.#reporter = new Reporter(this.#logger);
     this.#emitter = this.#reporter.emitter;
-    this.#statsReporter = new StatsReporter(queue, this.#config, this.#reporter, () => this.#state === "running");
-    this.#promoter = new DelayedPromoter(queue, this.#clock, (operation, error) => {
-      this.#reporter.transport(operation, error);
-    });
-    this.#reservations = new Reservations(
-      queue,
-      this.#clock,
-      this.#logger,
-      this.#reporter,
-      this.#config.reservationTimeout,
-    );
-    this.#workers = new Workers({
+    const ctx: EngineContext = {
       queue,
       config: this.#config,
-      registry: this.#registry,
+      clock: this.#clock,
+      logger: this.#logger,
       reporter: this.#reporter,
-      collector: this.#statsReporter.collector,
-      reservations: this.#reservations,
-      promoter: this.#promoter,
-      isRunning: () => this.#state === "running",
-    });
-    this.#instance = new InstanceRegistration(
-      queue,
-      this.#config.instanceInterval,
-      this.#reporter,
-      () => this.#state === "stopping",
-    );
-    this.#fetching = new Fetching({
-      queue,
-      config: this.#config,
       registry: this.#registry,
-      reporter: this.#reporter,
-      instance: this.#instance,
-      workers: this.#workers,
-      reservations: this.#reservations,
+      collector: new StatsCollector(),
       isRunning: () => this.#state === "running",
-    });
+    };
+    /** Done with an execution (built once: the acks and the failure path end there). */
+    const finalize = (execution: Execution): void => this.#workers.finalize(execution);
+    this.#statsFlusher = new StatsFlusher(ctx);
+    this.#promoter = new DelayedPromoter(ctx);
+    this.#reservations = new Reservations(ctx);
+    this.#acks = new AckBatcher(ctx, this.#reservations, finalize);
+    this.#failures = new Failures(ctx, this.#reservations, this.#promoter, finalize);
+    this.#workers = new Workers(ctx, this.#reservations, this.#acks, this.#failures);
+    this.#instance = new InstanceRegistration(ctx, () => this.#state === "stopping");
+    this.#fetching = new Fetching(ctx, this.#instance, this.#workers, this.#acks, this.#reservations);
   }
 
   /** The transport this runner uses. */
@@ -223,7 +200,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Consumer names of this runner's fetch loops while started. */
   get consumers(): string[] {
-    return this.#fetchers.map((f) => f.consumer.name);
+    return this.#consumers.map((c) => c.name);
   }
 
   /**
@@ -234,7 +211,7 @@ export class TaskRunner implements AsyncDisposable {
    * @param definition Name, action and options; see {@linkcode TaskDefinition}.
    * @returns A handle whose `dispatch` is typed by the payload.
    * @throws {ConfigError} When a field is invalid.
-   * @throws {TaskRunnerError} When the name is taken.
+   * @throws {TaskRunnerError} When a task of that name is already registered.
    */
   registerTask<S extends StandardSchemaV1>(
     definition: TaskDefinition<StandardSchemaV1.InferOutput<S>> & { schema: S },
@@ -245,7 +222,7 @@ export class TaskRunner implements AsyncDisposable {
    * @param definition Name, action and options; see {@linkcode TaskDefinition}.
    * @returns A handle whose `dispatch` is typed by the payload.
    * @throws {ConfigError} When a field is invalid.
-   * @throws {TaskRunnerError} When the name is taken.
+   * @throws {TaskRunnerError} When a task of that name is already registered.
    */
   registerTask<P>(definition: TaskDefinition<P>): TaskHandle<P>;
   registerTask(definition: TaskDefinition<unknown>): TaskHandle<unknown> {
@@ -334,6 +311,13 @@ export class TaskRunner implements AsyncDisposable {
     return out;
   }
 
+  /** The registered task of this name. */
+  #spec(name: string): ResolvedTask {
+    const spec = this.#registry.get(name);
+    if (spec === undefined) throw new UnknownTaskError(name);
+    return spec;
+  }
+
   /** Add tasks; a failing transport rejects with a `TransportError` (cause kept). */
   async #add(tasks: NewTask[]): Promise<AddResult[]> {
     try {
@@ -385,19 +369,17 @@ export class TaskRunner implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     const config = this.#config;
     this.#run = new AbortController();
-    this.#workers.epoch++;
+    this.#workers.newEpoch();
     this.#instance.arm();
     try {
       await this.#queue.init(config.consumerGroup);
       const info = this.#queue.processInfo?.();
       const host = config.host ?? info?.host ?? `anon-${randomId()}`;
       const pid = info?.pid ?? 0;
-      this.#fetchers = [];
+      this.#consumers = [];
       for (let i = 0; i < config.numFetchers; i++) {
         const n = ++consumerSerial;
-        this.#fetchers.push(
-          newFetcher({ group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` }),
-        );
+        this.#consumers.push({ group: config.consumerGroup, name: `${config.consumersPrefix}-${host}-${pid}-${n}` });
       }
       const now = this.#clock.now();
       await this.#instance.register({
@@ -411,22 +393,22 @@ export class TaskRunner implements AsyncDisposable {
     } catch (error) {
       this.#state = "idle";
       this.#instance.clear();
-      this.#fetchers = [];
+      this.#consumers = [];
       throw error;
     }
 
-    this.#statsReporter.reset();
+    this.#statsFlusher.reset();
     this.#state = "running";
     this.#loops = [];
-    for (const fetcher of this.#fetchers) this.#loops.push(this.#fetching.run(fetcher, this.#run.signal));
+    for (const consumer of this.#consumers) this.#loops.push(this.#fetching.run(consumer, this.#run.signal));
     this.#loops.push(this.#promoter.run(this.#run.signal));
-    this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#fetchers[0])));
+    this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#fetching.reclaim(this.#consumers[0])));
     if (config.failedTaskHandler !== undefined) {
       // Handler calls stranded by a runner that died after dead-lettering: taken over at the reclaim pace.
-      const consumer = this.#fetchers[0].consumer;
-      this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#workers.takeOverHandlers(consumer)));
+      const consumer = this.#consumers[0];
+      this.#loops.push(this.#every(() => this.#fetching.reclaimInterval(), () => this.#failures.takeOverHandlers(consumer)));
     }
-    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsReporter.tick()));
+    this.#loops.push(this.#every(() => config.statsInterval, () => this.#statsFlusher.tick()));
     this.#loops.push(this.#every(() => config.instanceInterval, () => this.#instance.tick(this.#workers.busy)));
     if (signal) {
       const onAbort = (): void => void this.stop();
@@ -477,7 +459,7 @@ export class TaskRunner implements AsyncDisposable {
     await this.#within(
       Promise.all(this.#loops)
         .then(() => this.#workers.whenIdle())
-        .then(() => Promise.all(this.#workers.handlerCalls)),
+        .then(() => Promise.all(this.#failures.handlerCalls)),
       config.shutdownTimeout,
     );
 
@@ -492,23 +474,24 @@ export class TaskRunner implements AsyncDisposable {
     await this.#within(this.#workers.whenIdle(), Math.max(0, deadline - this.#clock.now()) + FINAL_FLUSH_TIMEOUT);
 
     this.#reservations.stop();
-    const finalWork: Promise<unknown>[] = [this.#statsReporter.flush()];
+    const finalWork: Promise<unknown>[] = [this.#statsFlusher.flush()];
     const unregistered = this.#instance.unregister();
     if (unregistered !== null) finalWork.push(unregistered);
-    for (const fetcher of this.#fetchers) {
+    for (const consumer of this.#consumers) {
       finalWork.push(
-        this.#queue.removeConsumer(fetcher.consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
+        this.#queue.removeConsumer(consumer).catch((e) => this.#reporter.transport("removeConsumer", e)),
       );
     }
     await this.#within(Promise.all(finalWork), FINAL_FLUSH_TIMEOUT);
     if (this.#queue.release) {
       await this.#within(
-        this.#queue.release(this.#fetchers.map((f) => f.consumer)).catch((e) => this.#reporter.transport("release", e)),
+        this.#queue.release(this.#consumers).catch((e) => this.#reporter.transport("release", e)),
         FINAL_FLUSH_TIMEOUT,
       );
     }
 
     this.#reservations.clear();
+    this.#acks.clear();
     this.#workers.reset();
     this.#instance.clear();
     this.#loops = [];
@@ -545,16 +528,10 @@ export class TaskRunner implements AsyncDisposable {
    * @throws Whatever the transport throws.
    */
   stats(): Promise<RunnerStats> {
-    return this.#statsReporter.read();
+    return this.#statsFlusher.read();
   }
 
-  // ---------------------------------------------------------------- dispatch
-
-  #spec(name: string): ResolvedTask {
-    const spec = this.#registry.get(name);
-    if (spec === undefined) throw new UnknownTaskError(name);
-    return spec;
-  }
+  // ---------------------------------------------------------------- bounded waits
 
   /** Wait for `promise`, at most `ms` on the runner clock. */
   async #within(promise: Promise<unknown>, ms: number): Promise<void> {

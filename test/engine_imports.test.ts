@@ -51,4 +51,12 @@ describe("src/ imports", () => {
   it("have no circles", () => {
     assert.deepEqual(circles(importGraph()), []);
   });
+
+  it("keep Execution and the timing formulas leaves: they import no part of the runner", () => {
+    const graph = importGraph();
+    for (const leaf of ["_execution.ts", "_timing.ts"]) {
+      const parts = (graph.get(join(src, leaf)) ?? []).map((f) => relative(src, f)).filter((f) => f.startsWith("_"));
+      assert.deepEqual(parts, [], `${leaf} imports ${parts.join(", ")}`);
+    }
+  });
 });

@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import { computeBackoff, HISTOGRAM_BUCKETS } from "../mod.ts";
 import { decodePayload, encodePayload } from "../src/codec.ts";
 import { Emitter } from "../src/events.ts";
+import { Execution } from "../src/_execution.ts";
+import type { Delivery } from "../src/queue.ts";
 import { bucketIndex, percentile, StatsCollector } from "../src/stats.ts";
 
 describe("computeBackoff", () => {
@@ -136,5 +138,65 @@ describe("Emitter", () => {
     emitter.emit("tick", 2);
     assert.deepEqual(seen, ["a", "b", "b"]);
     assert.equal(emitter.has("tick"), true);
+  });
+});
+
+describe("Execution", () => {
+  const delivery = (deliveryCount: number): Delivery => ({
+    deliveryId: "1-0",
+    deliveryCount,
+    id: "t1",
+    name: "task",
+    body: "null",
+    attempt: 0,
+    reservationTimeout: 1_000,
+    dispatchedAt: 0,
+    readyAt: 0,
+  });
+  const fresh = (): Execution =>
+    new Execution(() => Promise.resolve(), { group: "g", name: "c" }, delivery(1), 0);
+
+  it("changes each flag once, through its transitions", () => {
+    const e = fresh();
+    assert.deepEqual([e.slotHeld, e.lost, e.abandoned, e.finished, e.ackQueued], [true, false, false, false, false]);
+    assert.equal(e.freeSlot(), true);
+    assert.equal(e.freeSlot(), false);
+    assert.equal(e.slotHeld, false);
+    e.queueForAck();
+    assert.equal(e.ackQueued, true);
+    e.ackSettled();
+    assert.equal(e.ackQueued, false);
+    assert.equal(e.finish(), true);
+    assert.equal(e.finish(), false);
+    assert.equal(e.finished, true);
+  });
+
+  it("aborts its signal with the first reason only, also when read after the abort", () => {
+    const e = fresh();
+    const first = new Error("lost");
+    assert.equal(e.lose(first), true);
+    assert.equal(e.lose(new Error("again")), false);
+    e.abandon(new Error("shutdown"));
+    assert.deepEqual([e.lost, e.abandoned], [true, true]);
+    assert.equal(e.signal.aborted, true);
+    assert.equal(e.signal.reason, first);
+  });
+
+  it("carries on with a renewed delivery and records the timings of a success", () => {
+    const e = fresh();
+    const renewed = delivery(2);
+    e.renew(renewed);
+    assert.equal(e.delivery, renewed);
+    assert.equal(e.id, "t1");
+    e.succeeded(12, 3);
+    assert.deepEqual([e.runTime, e.waitTime], [12, 3]);
+  });
+
+  it("exposes its state read-only", () => {
+    const e = fresh();
+    assert.throws(() => {
+      (e as unknown as { lost: boolean }).lost = true;
+    }, TypeError);
+    assert.equal(e.lost, false);
   });
 });

@@ -8,21 +8,22 @@
 
 import type { Clock } from "./clock.ts";
 import type { ResolvedRunnerConfig } from "./config.ts";
+import type { EngineContext } from "./_context.ts";
 import type { Logger } from "./logger.ts";
 import type { MessageQueue, StatsDelta } from "./queue.ts";
 import type { Reporter } from "./_report.ts";
-import { buildRunnerStats, type RunnerStats, StatsCollector, type StatsSample } from "./stats.ts";
+import { buildRunnerStats, type RunnerStats, type StatsCollector, type StatsSample } from "./stats.ts";
 
 /** Collects, flushes and reads the statistics of one runner. */
-export class StatsReporter {
-  /** Outcomes counted since the last flush. */
-  readonly collector: StatsCollector = new StatsCollector();
+export class StatsFlusher {
+  /** Outcomes counted since the last flush (the runner's collector). */
+  readonly collector: StatsCollector;
   #queue: MessageQueue;
   #config: ResolvedRunnerConfig;
   #clock: Clock;
   #logger: Logger;
   #reporter: Reporter;
-  #isRunning: () => boolean;
+  #ctx: EngineContext;
   /** The sample the next snapshot's throughput is measured against. */
   #previous: StatsSample | null = null;
   /**
@@ -33,20 +34,19 @@ export class StatsReporter {
   #serial: Promise<unknown> = Promise.resolve();
 
   /**
-   * Create a reporter with nothing counted.
+   * Create a flusher of the runner's collector (the long-queue hook is
+   * checked only while the runner is running).
    *
-   * @param queue The transport.
-   * @param config The runner's resolved options.
-   * @param reporter Where failures go.
-   * @param isRunning Whether the runner is running (the long-queue hook is checked only then).
+   * @param ctx The runner.
    */
-  constructor(queue: MessageQueue, config: ResolvedRunnerConfig, reporter: Reporter, isRunning: () => boolean) {
-    this.#queue = queue;
-    this.#config = config;
-    this.#clock = config.clock;
-    this.#logger = config.logger;
-    this.#reporter = reporter;
-    this.#isRunning = isRunning;
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+    this.#queue = ctx.queue;
+    this.#config = ctx.config;
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger;
+    this.#reporter = ctx.reporter;
+    this.collector = ctx.collector;
   }
 
   /** Forget the throughput sample (on start). */
@@ -116,7 +116,7 @@ export class StatsReporter {
   async tick(): Promise<void> {
     await this.flush();
     const hook = this.#config.longQueueHook;
-    if (hook === undefined || !this.#isRunning()) return;
+    if (hook === undefined || !this.#ctx.isRunning()) return;
     let stats: RunnerStats;
     try {
       stats = await this.read();
