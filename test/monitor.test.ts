@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createMonitor, createMonitorHandler } from "../adapters/hono/mod.ts";
+import { ConfigError } from "../mod.ts";
 import {
   assertShape,
   DeadLetterPageSchema,
@@ -196,6 +197,29 @@ describe("monitor JSON API", () => {
       () => createMonitor({ runner: fx.runner, cors: { origin: "*", credentials: true } }),
       /'cors' must be .*not '\*' with credentials.*got \{"origin":"\*","credentials":true\}/,
     );
+
+  });
+
+  it("refuses invalid options with a ConfigError carrying the option's path", () => {
+    const refused = (make: () => unknown, path: string, message: RegExp) =>
+      assert.throws(make, (error: unknown) => {
+        assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+        assert.equal(error.name, "ConfigError");
+        assert.match(error.message, /^Cannot create monitor: /);
+        assert.match(error.message, message);
+        assert.equal(error.issues[0]?.path, path);
+        return true;
+      });
+    refused(() => createMonitor({ runner: fx.runner, maxStreams: -1 }), "maxStreams", /'maxStreams' must be an integer from 1 to 100000, got -1$/);
+    refused(() => createMonitor({ runner: fx.runner, actions: true }), "authorize", /'actions' is true but no 'authorize'/);
+    // deno-lint-ignore no-explicit-any
+    refused(() => createMonitor({} as any), "runner", /'runner' must be a TaskRunner .*, got undefined$/);
+    // deno-lint-ignore no-explicit-any
+    refused(() => createMonitor({ runner: fx.runner, onError: 1 as any }), "onError", /'onError' must be a function, got 1$/);
+    refused(() => createMonitorHandler({ runner: fx.runner, basePath: "tasks" }), "basePath", /'basePath' must be a path/);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => createMonitor(null as any), (error: unknown) =>
+      error instanceof ConfigError && /options must be an object, got null$/.test(error.message));
   });
 });
 

@@ -68,6 +68,7 @@ import {
   type MonitorFetchHandler,
   type MonitorHandlerOptions,
   type MonitorOptions,
+  resolveBasePath,
   resolveMonitorOptions,
 } from "./options.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
@@ -96,7 +97,7 @@ export { escapeLabelValue, type MetricsSnapshot, PROMETHEUS_CONTENT_TYPE, render
  * @param options The runner and what to expose.
  * @returns A Hono app to mount with `app.route(prefix, monitor)` or serve
  *   with `monitor.fetch`.
- * @throws {TypeError} When an option is invalid (the message names the
+ * @throws {ConfigError} When an option is invalid (the message names the
  *   option and the value given), or `actions` is true without `authorize`.
  *
  * @example Read-only, behind basic auth, in a Node server
@@ -336,7 +337,7 @@ export function createMonitor(options: MonitorOptions): Hono {
  *
  * @param options As {@linkcode createMonitor}, plus `basePath`.
  * @returns `(request) => Promise<Response>`.
- * @throws {TypeError} As {@linkcode createMonitor}, or when `basePath` does
+ * @throws {ConfigError} As {@linkcode createMonitor}, or when `basePath` does
  *   not start with "/".
  *
  * @example With Deno.serve
@@ -346,12 +347,8 @@ export function createMonitor(options: MonitorOptions): Hono {
  * ```
  */
 export function createMonitorHandler(options: MonitorHandlerOptions): MonitorFetchHandler {
-  const basePath = options.basePath ?? "/";
-  if (typeof basePath !== "string" || !basePath.startsWith("/")) {
-    throw new TypeError(`Cannot create monitor: 'basePath' must be a path starting with "/", got ${JSON.stringify(basePath)}`);
-  }
+  const trimmed = resolveBasePath(options);
   const monitor = createMonitor(options);
-  const trimmed = basePath.replace(/\/+$/, "");
   const app = trimmed === "" ? monitor : new Hono().route(trimmed, monitor);
   if (trimmed !== "") {
     app.notFound((c) => c.json(errorBody("not_found", "There is nothing here."), 404));
