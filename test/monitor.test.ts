@@ -1,7 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { createMonitor, createMonitorHandler } from "../adapters/hono/mod.ts";
+import { ROUTES } from "../adapters/hono/_routes.ts";
 import { ConfigError } from "../mod.ts";
 import {
   assertShape,
@@ -142,6 +146,21 @@ describe("monitor JSON API", () => {
     await expectError(await app.request("/api/dead-letters/a%20b"), 400, "bad_request");
     await expectError(await app.request("/api/nothing-here"), 404, "not_found");
     await expectError(await app.request("/api/overview", { method: "POST" }), 405, "method_not_allowed");
+  });
+
+  it("answers other methods on its paths with 405 and Allow, and anything else under them with 404", async () => {
+    for (const path of ["/", "/api/overview", "/api/tasks", "/api/instances", "/api/dead-letters", "/api/dead-letters/x", "/metrics", "/events"]) {
+      for (const method of ["POST", "PUT", "PATCH", ...(path === "/api/dead-letters/x" ? [] : ["DELETE"])]) {
+        const res = await app.request(path, { method });
+        assert.equal(res.headers.get("allow"), "GET, HEAD", `${method} ${path}`);
+        await expectError(res, 405, "method_not_allowed");
+      }
+    }
+    for (const [method, path] of [["GET", "/api"], ["GET", "/metrics/x"], ["POST", "/events/x"], ["DELETE", "/api/dead-letters/x"], ["PUT", "/api/pause"]]) {
+      const res = await app.request(path, { method });
+      assert.equal(res.headers.get("allow"), null, `${method} ${path}`);
+      await expectError(res, 404, "not_found");
+    }
   });
 
   it("has no action routes unless actions are enabled", async () => {
@@ -392,5 +411,34 @@ describe("dashboard page", () => {
     } finally {
       await fx.stop();
     }
+  });
+});
+
+describe("monitor route table", () => {
+  /** The module doc's route table, from the source (the test may run from a compiled copy). */
+  function documentedRoutes(): { route: string; action: boolean }[] {
+    const file = [
+      resolve(dirname(fileURLToPath(import.meta.url)), "../adapters/hono/mod.ts"),
+      resolve(process.cwd(), "adapters/hono/mod.ts"),
+    ].find((f) => existsSync(f));
+    assert.ok(file !== undefined, "adapters/hono/mod.ts is found");
+    const rows = readFileSync(file, "utf8").split("\n").filter((line) => /^ \* \| `[A-Z]+ \//.test(line));
+    return rows.flatMap((line) => {
+      const [first, what] = line.replace(/^ \* \|/, "").split("|").map((cell) => cell.trim());
+      return [...first.matchAll(/`([A-Z]+ \/[^`?]*)(?:\?[^`]*)?`/g)].map((m) => ({
+        route: m[1],
+        action: what.startsWith("action:"),
+      }));
+    });
+  }
+
+  it("is the route table of the module doc, actions included", () => {
+    const documented = documentedRoutes();
+    assert.ok(documented.length >= 10, `the doc table is read: ${JSON.stringify(documented)}`);
+    const byName = (a: { route: string }, b: { route: string }) => a.route.localeCompare(b.route);
+    assert.deepEqual(
+      ROUTES.map((r) => ({ route: `${r.method} ${r.path}`, action: r.action })).sort(byName),
+      documented.sort(byName),
+    );
   });
 });
