@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { createMonitor, createMonitorHandler } from "../adapters/hono/mod.ts";
 import { ROUTES } from "../adapters/hono/_routes.ts";
+import { DASHBOARD_SCRIPT } from "../adapters/hono/dashboard/client.ts";
+import { createNonce, dashboardCsp } from "../adapters/hono/dashboard/page.ts";
+import { DASHBOARD_STYLE } from "../adapters/hono/dashboard/style.ts";
 import { ConfigError } from "../mod.ts";
 import {
   assertShape,
@@ -411,6 +414,26 @@ describe("dashboard page", () => {
     } finally {
       await fx.stop();
     }
+  });
+});
+
+describe("dashboard script and style", () => {
+  it("the script is one function the JavaScript parser accepts, run at once", () => {
+    assert.doesNotThrow(() => new Function(DASHBOARD_SCRIPT));
+    assert.match(DASHBOARD_SCRIPT.trim(), /^\(function \(\) \{\n\s+"use strict";[\s\S]*\}\)\(\);$/);
+    assert.throws(() => new Function(DASHBOARD_SCRIPT + "}"), SyntaxError, "the check can fail");
+  });
+
+  it("neither inline block can end its element early", () => {
+    assert.doesNotMatch(DASHBOARD_SCRIPT, /<\/script|<!--/i);
+    assert.doesNotMatch(DASHBOARD_STYLE, /<\/style|<!--/i);
+  });
+
+  it("nonces are 16 random bytes in base64, different each time", () => {
+    const nonces = new Set(Array.from({ length: 50 }, () => createNonce()));
+    assert.equal(nonces.size, 50);
+    for (const nonce of nonces) assert.match(nonce, /^[A-Za-z0-9+/]{22}==$/);
+    assert.match(dashboardCsp("n0nce"), /script-src 'nonce-n0nce'; style-src 'nonce-n0nce'/);
   });
 });
 

@@ -13,7 +13,7 @@ import type { Snapshotter } from "./_snapshot.ts";
 import { liveStream } from "./_sse.ts";
 import type { StreamHub } from "./_stream.ts";
 import { deadLetterView } from "./_views.ts";
-import { createNonce, dashboardCsp, renderDashboard } from "./dashboard.ts";
+import { createNonce, dashboardCsp, renderDashboard } from "./dashboard/page.ts";
 import type { ResolvedMonitorOptions } from "./options.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
 import type {
