@@ -106,18 +106,7 @@ export function createMonitor(options: MonitorOptions): Hono {
   const resolved = resolveMonitorOptions(options);
   const { runner, actions, authorize, cors, sseInterval, cacheTime, onError } = resolved;
   const snapshots = new Snapshotter(() => runner.stats(), cacheTime);
-  const hub = new StreamHub((type, listener) => {
-    switch (type) {
-      case "completed":
-        return runner.on(type, (payload) => listener({ type, payload }));
-      case "failed":
-        return runner.on(type, (payload) => listener({ type, payload }));
-      case "dead":
-        return runner.on(type, (payload) => listener({ type, payload }));
-      case "reclaimed":
-        return runner.on(type, (payload) => listener({ type, payload }));
-    }
-  }, sseInterval);
+  const hub = new StreamHub(runner, sseInterval);
 
   const app = new Hono();
 

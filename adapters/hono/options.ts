@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import * as v from "valibot";
 import { ConfigError, describeValue } from "../../src/errors.ts";
-import type { RunnerEvents } from "../../mod.ts";
+import type { RunnerEvents } from "../../src/events.ts";
 import type { MessageQueue } from "../../src/queue.ts";
 import type { RunnerStats } from "../../src/stats.ts";
 import { fn, toConfigError, withMethods } from "../../src/_schemas.ts";
