@@ -1,7 +1,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { createMonitor, createMonitorHandler } from "../adapters/hono/mod.ts";
+import { ROUTES } from "../adapters/hono/_routes.ts";
+import { DASHBOARD_SCRIPT } from "../adapters/hono/dashboard/client.ts";
+import { createNonce, dashboardCsp } from "../adapters/hono/dashboard/page.ts";
+import { DASHBOARD_STYLE } from "../adapters/hono/dashboard/style.ts";
+import { ConfigError } from "../mod.ts";
 import {
   assertShape,
   DeadLetterPageSchema,
@@ -143,6 +151,21 @@ describe("monitor JSON API", () => {
     await expectError(await app.request("/api/overview", { method: "POST" }), 405, "method_not_allowed");
   });
 
+  it("answers other methods on its paths with 405 and Allow, and anything else under them with 404", async () => {
+    for (const path of ["/", "/api/overview", "/api/tasks", "/api/instances", "/api/dead-letters", "/api/dead-letters/x", "/metrics", "/events"]) {
+      for (const method of ["POST", "PUT", "PATCH", ...(path === "/api/dead-letters/x" ? [] : ["DELETE"])]) {
+        const res = await app.request(path, { method });
+        assert.equal(res.headers.get("allow"), "GET, HEAD", `${method} ${path}`);
+        await expectError(res, 405, "method_not_allowed");
+      }
+    }
+    for (const [method, path] of [["GET", "/api"], ["GET", "/metrics/x"], ["POST", "/events/x"], ["DELETE", "/api/dead-letters/x"], ["PUT", "/api/pause"]]) {
+      const res = await app.request(path, { method });
+      assert.equal(res.headers.get("allow"), null, `${method} ${path}`);
+      await expectError(res, 404, "not_found");
+    }
+  });
+
   it("has no action routes unless actions are enabled", async () => {
     const page = assertShape(DeadLetterPageSchema, await json(await app.request("/api/dead-letters")));
     const id = page.items[0].deadLetterId;
@@ -196,6 +219,29 @@ describe("monitor JSON API", () => {
       () => createMonitor({ runner: fx.runner, cors: { origin: "*", credentials: true } }),
       /'cors' must be .*not '\*' with credentials.*got \{"origin":"\*","credentials":true\}/,
     );
+
+  });
+
+  it("refuses invalid options with a ConfigError carrying the option's path", () => {
+    const refused = (make: () => unknown, path: string, message: RegExp) =>
+      assert.throws(make, (error: unknown) => {
+        assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+        assert.equal(error.name, "ConfigError");
+        assert.match(error.message, /^Cannot create monitor: /);
+        assert.match(error.message, message);
+        assert.equal(error.issues[0]?.path, path);
+        return true;
+      });
+    refused(() => createMonitor({ runner: fx.runner, maxStreams: -1 }), "maxStreams", /'maxStreams' must be an integer from 1 to 100000, got -1$/);
+    refused(() => createMonitor({ runner: fx.runner, actions: true }), "authorize", /'actions' is true but no 'authorize'/);
+    // deno-lint-ignore no-explicit-any
+    refused(() => createMonitor({} as any), "runner", /'runner' must be a TaskRunner .*, got undefined$/);
+    // deno-lint-ignore no-explicit-any
+    refused(() => createMonitor({ runner: fx.runner, onError: 1 as any }), "onError", /'onError' must be a function, got 1$/);
+    refused(() => createMonitorHandler({ runner: fx.runner, basePath: "tasks" }), "basePath", /'basePath' must be a path/);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => createMonitor(null as any), (error: unknown) =>
+      error instanceof ConfigError && /options must be an object, got null$/.test(error.message));
   });
 });
 
@@ -368,5 +414,54 @@ describe("dashboard page", () => {
     } finally {
       await fx.stop();
     }
+  });
+});
+
+describe("dashboard script and style", () => {
+  it("the script is one function the JavaScript parser accepts, run at once", () => {
+    assert.doesNotThrow(() => new Function(DASHBOARD_SCRIPT));
+    assert.match(DASHBOARD_SCRIPT.trim(), /^\(function \(\) \{\n\s+"use strict";[\s\S]*\}\)\(\);$/);
+    assert.throws(() => new Function(DASHBOARD_SCRIPT + "}"), SyntaxError, "the check can fail");
+  });
+
+  it("neither inline block can end its element early", () => {
+    assert.doesNotMatch(DASHBOARD_SCRIPT, /<\/script|<!--/i);
+    assert.doesNotMatch(DASHBOARD_STYLE, /<\/style|<!--/i);
+  });
+
+  it("nonces are 16 random bytes in base64, different each time", () => {
+    const nonces = new Set(Array.from({ length: 50 }, () => createNonce()));
+    assert.equal(nonces.size, 50);
+    for (const nonce of nonces) assert.match(nonce, /^[A-Za-z0-9+/]{22}==$/);
+    assert.match(dashboardCsp("n0nce"), /script-src 'nonce-n0nce'; style-src 'nonce-n0nce'/);
+  });
+});
+
+describe("monitor route table", () => {
+  /** The module doc's route table, from the source (the test may run from a compiled copy). */
+  function documentedRoutes(): { route: string; action: boolean }[] {
+    const file = [
+      resolve(dirname(fileURLToPath(import.meta.url)), "../adapters/hono/mod.ts"),
+      resolve(process.cwd(), "adapters/hono/mod.ts"),
+    ].find((f) => existsSync(f));
+    assert.ok(file !== undefined, "adapters/hono/mod.ts is found");
+    const rows = readFileSync(file, "utf8").split("\n").filter((line) => /^ \* \| `[A-Z]+ \//.test(line));
+    return rows.flatMap((line) => {
+      const [first, what] = line.replace(/^ \* \|/, "").split("|").map((cell) => cell.trim());
+      return [...first.matchAll(/`([A-Z]+ \/[^`?]*)(?:\?[^`]*)?`/g)].map((m) => ({
+        route: m[1],
+        action: what.startsWith("action:"),
+      }));
+    });
+  }
+
+  it("is the route table of the module doc, actions included", () => {
+    const documented = documentedRoutes();
+    assert.ok(documented.length >= 10, `the doc table is read: ${JSON.stringify(documented)}`);
+    const byName = (a: { route: string }, b: { route: string }) => a.route.localeCompare(b.route);
+    assert.deepEqual(
+      ROUTES.map((r) => ({ route: `${r.method} ${r.path}`, action: r.action })).sort(byName),
+      documented.sort(byName),
+    );
   });
 });

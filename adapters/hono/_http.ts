@@ -54,10 +54,16 @@ export function notFound(c: Context): Response {
   return fail(c, 404, "not_found", "There is nothing here.");
 }
 
-/** Answer 405 in JSON for a read-only route. @returns The response. */
-export function notAllowed(c: Context): Response {
-  c.header("Allow", "GET, HEAD");
-  return fail(c, 405, "method_not_allowed", "Only GET and HEAD are allowed here.");
+/**
+ * Answer 405 in JSON.
+ *
+ * @param allow The methods the path answers (`["GET", "HEAD"]`).
+ * @returns The response, with an `Allow` header.
+ */
+export function notAllowed(c: Context, allow: readonly string[]): Response {
+  c.header("Allow", allow.join(", "));
+  const listed = allow.length > 1 ? `${allow.slice(0, -1).join(", ")} and ${allow[allow.length - 1]}` : allow.join("");
+  return fail(c, 405, "method_not_allowed", `Only ${listed} ${allow.length > 1 ? "are" : "is"} allowed here.`);
 }
 
 /**

@@ -7,21 +7,17 @@
  */
 
 import { toFailure } from "../../src/errors.ts";
+import type { RunnerEvents } from "../../src/events.ts";
 import type { FailureRecord } from "../../src/queue.ts";
-import type { RunnerEvents } from "../../mod.ts";
+import { shorten } from "./_views.ts";
+import type { MonitoredEvent, MonitoredRunner } from "./options.ts";
 import type { MonitorTaskEvent, MonitorTaskEventBatch } from "./types.ts";
 
 /** Task events the stream forwards. */
-export const STREAMED_EVENTS: readonly MonitorTaskEvent["type"][] = ["completed", "failed", "dead", "reclaimed"];
+export const STREAMED_EVENTS: readonly MonitoredEvent[] = ["completed", "failed", "dead", "reclaimed"];
 
 /** Most task events one push carries; the rest are counted as dropped. */
 export const MAX_EVENTS_PER_PUSH = 200;
-
-/** Subscribes to one runner event; returns the unsubscribe function. */
-export type Subscribe = (
-  event: MonitorTaskEvent["type"],
-  listener: (event: StreamedRunnerEvent) => void,
-) => () => void;
 
 /** One connected client, as the hub sees it. */
 export interface StreamClient {
@@ -36,18 +32,18 @@ interface ClientState {
 
 /** Shared timer and listeners for all live-stream clients of one monitor. */
 export class StreamHub {
-  readonly #subscribe: Subscribe;
+  readonly #runner: Pick<MonitoredRunner, "on">;
   readonly #interval: number;
   readonly #clients: Map<StreamClient, ClientState> = new Map();
   #unsubscribe: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | null = null;
 
   /**
-   * @param subscribe Adds a listener to the runner.
+   * @param runner The runner whose events are streamed.
    * @param interval Push interval in milliseconds.
    */
-  constructor(subscribe: Subscribe, interval: number) {
-    this.#subscribe = subscribe;
+  constructor(runner: Pick<MonitoredRunner, "on">, interval: number) {
+    this.#runner = runner;
     this.#interval = interval;
   }
 
@@ -76,10 +72,12 @@ export class StreamHub {
   }
 
   #start(): void {
-    for (const type of STREAMED_EVENTS) {
-      this.#unsubscribe.push(this.#subscribe(type, (event) => this.#record(toTaskEvent(event))));
-    }
+    for (const type of STREAMED_EVENTS) this.#unsubscribe.push(this.#listen(type));
     this.#timer = setInterval(() => this.#tick(), this.#interval);
+  }
+
+  #listen<K extends MonitoredEvent>(type: K): () => void {
+    return this.#runner.on(type, (payload) => this.#record(toTaskEvent(type, payload)));
   }
 
   #stop(): void {
@@ -107,44 +105,30 @@ export class StreamHub {
   }
 }
 
-function clip(s: string, max: number): string {
-  return s.length > max ? s.slice(0, max) + "…" : s;
-}
-
 function errorOf(error: unknown, recorded?: FailureRecord): { name: string; message: string } {
   const f = recorded ?? toFailure(error);
-  return { name: clip(String(f.name), 200), message: clip(String(f.message), 1000) };
+  return { name: shorten(String(f.name), 200), message: shorten(String(f.message), 1000) };
 }
 
-/** A runner event the stream forwards, with its payload. */
-export type StreamedRunnerEvent =
-  | { type: "completed"; payload: RunnerEvents["completed"] }
-  | { type: "failed"; payload: RunnerEvents["failed"] }
-  | { type: "dead"; payload: RunnerEvents["dead"] }
-  | { type: "reclaimed"; payload: RunnerEvents["reclaimed"] };
+/** What each forwarded event adds to the id and name: attempt, duration and error. */
+const DETAILS: {
+  [K in MonitoredEvent]: (payload: RunnerEvents[K]) => Pick<MonitorTaskEvent, "attempt" | "duration" | "error">;
+} = {
+  completed: (p) => ({ attempt: p.attempt, duration: p.runTime, error: null }),
+  failed: (p) => ({ attempt: p.attempt, duration: null, error: errorOf(p.error) }),
+  dead: (p) => ({ attempt: p.attempt, duration: null, error: errorOf(p.error, p.failure) }),
+  reclaimed: () => ({ attempt: null, duration: null, error: null }),
+};
 
 /**
  * Reduce a runner event to what the stream shows: ids, name, attempt,
  * duration and the error's name and message; never the payload or a stack.
  *
- * @param event The runner's event and its type.
+ * @param type The runner event.
+ * @param payload Its payload.
  * @returns The stream's event.
  */
-export function toTaskEvent(event: StreamedRunnerEvent): MonitorTaskEvent {
-  const base = { type: event.type, id: clip(event.payload.id, 128), name: clip(event.payload.name, 200), at: Date.now() };
-  switch (event.type) {
-    case "completed":
-      return { ...base, attempt: event.payload.attempt, duration: event.payload.runTime, error: null };
-    case "failed":
-      return { ...base, attempt: event.payload.attempt, duration: null, error: errorOf(event.payload.error) };
-    case "dead":
-      return {
-        ...base,
-        attempt: event.payload.attempt,
-        duration: null,
-        error: errorOf(event.payload.error, event.payload.failure),
-      };
-    case "reclaimed":
-      return { ...base, attempt: null, duration: null, error: null };
-  }
+export function toTaskEvent<K extends MonitoredEvent>(type: K, payload: RunnerEvents[K]): MonitorTaskEvent {
+  const base = { type, id: shorten(payload.id, 128), name: shorten(payload.name, 200), at: Date.now() };
+  return { ...base, ...DETAILS[type](payload) };
 }

@@ -1,6 +1,6 @@
 /**
- * How dead letters are shown: payloads and stacks only when enabled, long
- * messages clipped in listings.
+ * How dead letters and task events are shown: payloads and stacks only
+ * when enabled, long texts shortened.
  *
  * @module
  */
@@ -12,6 +12,17 @@ import type { MonitorDeadLetter } from "./types.ts";
 const MAX_MESSAGE_IN_LIST = 2000;
 
 const encoder = new TextEncoder();
+
+/**
+ * Shorten a text for display: its first `max` characters and an ellipsis.
+ *
+ * @param text The text.
+ * @param max Most characters kept.
+ * @returns `text` itself when short enough, else its start and "…".
+ */
+export function shorten(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max) + "…" : text;
+}
 
 /**
  * Convert a stored dead letter to its API shape.
@@ -33,9 +44,7 @@ export function deadLetterView(
     reason: d.reason,
     error: {
       name: typeof d.error?.name === "string" ? d.error.name : "Error",
-      message: options.listing && message.length > MAX_MESSAGE_IN_LIST
-        ? message.slice(0, MAX_MESSAGE_IN_LIST) + "…"
-        : message,
+      message: options.listing ? shorten(message, MAX_MESSAGE_IN_LIST) : message,
     },
     dispatchedAt: d.dispatchedAt,
     failedAt: d.failedAt,

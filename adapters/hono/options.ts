@@ -7,9 +7,11 @@
 
 import type { Context } from "hono";
 import * as v from "valibot";
-import type { RunnerEvents } from "../../mod.ts";
+import { ConfigError, describeValue } from "../../src/errors.ts";
+import type { RunnerEvents } from "../../src/events.ts";
 import type { MessageQueue } from "../../src/queue.ts";
 import type { RunnerStats } from "../../src/stats.ts";
+import { fn, toConfigError, withMethods } from "../../src/_schemas.ts";
 
 /** Runner events the live stream forwards. */
 export type MonitoredEvent = "completed" | "failed" | "dead" | "reclaimed";
@@ -142,71 +144,66 @@ export interface ResolvedMonitorOptions {
   onError: (error: unknown) => void;
 }
 
-const isFunction = (x: unknown): boolean => typeof x === "function";
-const isObject = (x: unknown): boolean => typeof x === "object" && x !== null;
+const isObject = (x: unknown): x is object => typeof x === "object" && x !== null;
 
-function integer(min: number, max: number) {
-  return v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const RUNNER_MESSAGE = "must be a TaskRunner (with stats(), on() and queue)";
+const BOOLEAN_MESSAGE = "must be a boolean";
+const BASE_PATH_MESSAGE = 'must be a path starting with "/"';
+const CORS_MESSAGE =
+  "must be an object with an 'origin' (a string, a list of strings or a function; not '*' with credentials)";
+
+function integer(min: number, max: number, unit = ""): v.GenericSchema<number> {
+  const message = `must be an integer from ${min} to ${max}${unit}`;
+  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
 }
 
-/** Each option's schema and what the error message says it must be. */
-const RULES: Record<string, [v.GenericSchema, string]> = {
-  runner: [
-    v.custom((r) =>
-      isObject(r) && isFunction((r as MonitoredRunner).stats) && isFunction((r as MonitoredRunner).on) &&
-      isObject((r as MonitoredRunner).queue)
-    ),
-    "a TaskRunner (with stats(), on() and queue)",
-  ],
-  actions: [v.optional(v.boolean()), "a boolean"],
-  showPayloads: [v.optional(v.boolean()), "a boolean"],
-  authorize: [v.optional(v.custom(isFunction)), "a function"],
-  onError: [v.optional(v.custom(isFunction)), "a function"],
-  sseInterval: [v.optional(integer(50, 3_600_000)), "an integer from 50 to 3600000 (milliseconds)"],
-  cacheTime: [v.optional(integer(0, 60_000)), "an integer from 0 to 60000 (milliseconds)"],
-  maxStreams: [v.optional(integer(1, 100_000)), "an integer from 1 to 100000"],
-  cors: [
-    v.optional(v.custom((c) => {
-      if (!isObject(c)) return false;
-      const origin = (c as CorsOptions).origin;
-      const valid = typeof origin === "string" || isFunction(origin) ||
-        (Array.isArray(origin) && origin.every((o) => typeof o === "string"));
-      return valid && !(origin === "*" && (c as CorsOptions).credentials === true);
-    })),
-    "an object with an 'origin' (a string, a list of strings or a function; not '*' with credentials)",
-  ],
-};
-
-function show(value: unknown): string {
-  if (typeof value === "function") return "a function";
-  try {
-    return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
+function isCors(c: unknown): boolean {
+  if (!isObject(c)) return false;
+  const origin = (c as CorsOptions).origin;
+  const valid = typeof origin === "string" || typeof origin === "function" ||
+    (Array.isArray(origin) && origin.every((o) => typeof o === "string"));
+  return valid && !(origin === "*" && (c as CorsOptions).credentials === true);
 }
+
+/** The options' schema; the first failing entry, in this order, is the one reported. */
+const monitorOptionsSchema = v.object({
+  runner: v.pipe(
+    withMethods<MonitoredRunner>(["stats", "on"], RUNNER_MESSAGE),
+    v.check((r) => isObject(r.queue), RUNNER_MESSAGE),
+  ),
+  actions: v.optional(v.boolean(BOOLEAN_MESSAGE)),
+  showPayloads: v.optional(v.boolean(BOOLEAN_MESSAGE)),
+  authorize: v.optional(fn()),
+  onError: v.optional(fn()),
+  sseInterval: v.optional(integer(50, 3_600_000, " (milliseconds)")),
+  cacheTime: v.optional(integer(0, 60_000, " (milliseconds)")),
+  maxStreams: v.optional(integer(1, 100_000)),
+  cors: v.optional(v.custom(isCors, CORS_MESSAGE)),
+});
+
+const PREFIX = "Cannot create monitor";
 
 /**
  * Check the options and apply defaults.
  *
  * @param options What the caller passed.
  * @returns The resolved options.
- * @throws {TypeError} Naming the first invalid option and the value given.
+ * @throws {ConfigError} Naming the first invalid option and the value given,
+ *   e.g. "Cannot create monitor: 'maxStreams' must be an integer from 1 to 100000, got -1".
  */
 export function resolveMonitorOptions(options: MonitorOptions): ResolvedMonitorOptions {
-  if (!isObject(options)) throw new TypeError(`Cannot create monitor: options must be an object, got ${show(options)}`);
-  const given = options as unknown as Record<string, unknown>;
-  for (const [key, [schema, rule]] of Object.entries(RULES)) {
-    if (!v.safeParse(schema, given[key]).success) {
-      throw new TypeError(`Cannot create monitor: '${key}' must be ${rule}, got ${show(given[key])}`);
-    }
+  if (!isObject(options)) {
+    throw new ConfigError(`${PREFIX}: options must be an object, got ${describeValue(options)}`, []);
   }
+  // `runner` is present as a key even when missing, so that its check (not
+  // valibot's "missing key" issue) words the message.
+  const result = v.safeParse(monitorOptionsSchema, { ...options, runner: options.runner });
+  if (!result.success) throw toConfigError(PREFIX, result.issues, "option");
   const actions = options.actions ?? false;
   if (actions && options.authorize === undefined) {
-    throw new TypeError(
-      "Cannot create monitor: 'actions' is true but no 'authorize' hook was given; pass authorize: (c) => boolean " +
-        "(or () => true when a middleware in front of the monitor already authenticates every request)",
-    );
+    const message = "'actions' is true but no 'authorize' hook was given; pass authorize: (c) => boolean " +
+      "(or () => true when a middleware in front of the monitor already authenticates every request)";
+    throw new ConfigError(`${PREFIX}: ${message}`, [{ path: "authorize", message }]);
   }
   const sseInterval = options.sseInterval ?? 1000;
   return {
@@ -220,4 +217,24 @@ export function resolveMonitorOptions(options: MonitorOptions): ResolvedMonitorO
     maxStreams: options.maxStreams ?? 100,
     onError: options.onError ?? (() => {}),
   };
+}
+
+const basePathSchema = v.object({
+  basePath: v.optional(v.pipe(
+    v.string(BASE_PATH_MESSAGE),
+    v.startsWith("/", BASE_PATH_MESSAGE),
+  )),
+});
+
+/**
+ * Check `basePath` and trim its trailing slashes.
+ *
+ * @param options What the caller passed to `createMonitorHandler`.
+ * @returns The prefix without trailing slashes ("" for the root).
+ * @throws {ConfigError} When `basePath` does not start with "/".
+ */
+export function resolveBasePath(options: MonitorHandlerOptions): string {
+  const result = v.safeParse(basePathSchema, { basePath: options.basePath });
+  if (!result.success) throw toConfigError(PREFIX, result.issues, "option");
+  return (options.basePath ?? "/").replace(/\/+$/, "");
 }

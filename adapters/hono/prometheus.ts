@@ -10,36 +10,33 @@
  */
 
 import { HISTOGRAM_BUCKETS, type TaskStatsDelta } from "../../src/queue.ts";
+import type { MonitorOverview } from "./types.ts";
 
 /** The `Content-Type` of the text exposition format this module renders. */
 export const PROMETHEUS_CONTENT_TYPE: string = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Everything {@linkcode renderPrometheus} needs, gathered at one moment. */
-export interface MetricsSnapshot {
-  /** Queue label value (the transport's name, such as `redis:{tr:emails}`). */
-  queue: string;
-  /** Ready tasks not yet delivered. */
-  waiting: number;
-  /** Delivered and not yet acknowledged. */
-  inFlight: number;
-  /** Scheduled for later (delays and retry backoffs). */
-  delayed: number;
-  /** In the dead-letter store. */
-  dead: number;
-  /** Consumers registered in the group. */
-  consumers: number;
-  /** Live runner instances. */
-  instances: number;
-  /** Worker slots of all live instances. */
-  workers: number;
-  /** Tasks running on all live instances at their last heartbeat. */
-  busy: number;
-  /** Whether consuming is paused fleet-wide. */
-  paused: boolean;
-  /** Estimated time to drain the queue, in milliseconds; null when unknown (no sample is written). */
-  estimatedDrainTime: number | null;
-  /** Whether the estimate is above the long-queue threshold. */
-  longQueue: boolean;
+/**
+ * Everything {@linkcode renderPrometheus} needs, gathered at one moment: the
+ * queue's counts and fleet gauges as in {@linkcode MonitorOverview} (but
+ * `estimatedDrainTime` unrounded; null writes no sample), and the totals
+ * per task.
+ */
+export interface MetricsSnapshot extends
+  Pick<
+    MonitorOverview,
+    | "queue"
+    | "waiting"
+    | "inFlight"
+    | "delayed"
+    | "dead"
+    | "consumers"
+    | "instances"
+    | "workers"
+    | "busy"
+    | "paused"
+    | "estimatedDrainTime"
+    | "longQueue"
+  > {
   /**
    * Fleet-wide totals per task name, with histogram bucket counts over
    * {@linkcode HISTOGRAM_BUCKETS} (milliseconds) plus one overflow bucket.
@@ -155,23 +152,26 @@ export function renderPrometheus(snapshot: MetricsSnapshot): string {
     }
   }
 
-  w.family(
-    "taskrunner_task_run_duration_seconds",
-    "histogram",
-    "Time an action ran, from start to completion, in seconds.",
-  );
-  for (const task of taskNames) {
-    const t = snapshot.tasks[task];
-    histogram(w, "taskrunner_task_run_duration_seconds", [q, ["task", task]], t.runTime ?? [], t.runTimeSum);
-  }
-  w.family(
-    "taskrunner_task_wait_duration_seconds",
-    "histogram",
-    "Time a task waited from becoming ready to starting, in seconds.",
-  );
-  for (const task of taskNames) {
-    const t = snapshot.tasks[task];
-    histogram(w, "taskrunner_task_wait_duration_seconds", [q, ["task", task]], t.waitTime ?? [], t.waitTimeSum);
+  const histograms = [
+    [
+      "taskrunner_task_run_duration_seconds",
+      "Time an action ran, from start to completion, in seconds.",
+      "runTime",
+      "runTimeSum",
+    ],
+    [
+      "taskrunner_task_wait_duration_seconds",
+      "Time a task waited from becoming ready to starting, in seconds.",
+      "waitTime",
+      "waitTimeSum",
+    ],
+  ] as const;
+  for (const [name, help, buckets, sum] of histograms) {
+    w.family(name, "histogram", help);
+    for (const task of taskNames) {
+      const t = snapshot.tasks[task];
+      histogram(w, name, [q, ["task", task]], t[buckets] ?? [], t[sum]);
+    }
   }
 
   w.family("taskrunner_queue_tasks", "gauge", "Tasks in the queue by state.");

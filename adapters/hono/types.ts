@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DeadLetterReason } from "../../src/queue.ts";
+import type { DeadLetterReason, InstanceInfo } from "../../src/queue.ts";
 
 /** Body of every error response: `{ error: { code, message } }`. */
 export interface MonitorErrorBody {
@@ -110,20 +110,11 @@ export interface MonitorTasksResponse {
   tasks: MonitorTaskStats[];
 }
 
-/** One live runner instance. */
-export interface MonitorInstance {
-  /** Unique instance id. */
-  id: string;
-  /** Host name the instance runs on. */
-  host: string;
-  /** Process id. */
-  pid: number;
-  /** Worker slots. */
-  workers: number;
-  /** Tasks running at the last heartbeat. */
-  busy: number;
-  /** When the instance started, epoch ms. */
-  startedAt: number;
+/**
+ * One live runner instance: its registry entry ({@linkcode InstanceInfo}:
+ * id, host, pid, workers, busy, startedAt), with `lastSeen` always present.
+ */
+export interface MonitorInstance extends Pick<InstanceInfo, "id" | "host" | "pid" | "workers" | "busy" | "startedAt"> {
   /** Last heartbeat, epoch ms; null if the transport does not record it. */
   lastSeen: number | null;
 }
