@@ -35,7 +35,6 @@ import { startRedis, type PrivateRedis } from "./lib/redis_server.ts";
 import { hasGnuTime, launch, runtimeBin, type Child, type LaunchOptions } from "./lib/child_process.ts";
 import type { ChildSpec } from "./child.ts";
 import { median } from "./lib/stats.ts";
-// @ts-ignore: a plain ES module with JSDoc types; its own check is `// @ts-check`
 import { GNU_TIME, provision, TOOLS } from "../scripts/provision.mjs";
 
 type Runtime = LaunchOptions["runtime"];
@@ -509,7 +508,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const commit = gitState();
   // redis-server is required; GNU time only sharpens the RSS figure (scripts/provision.mjs).
-  if (!provision(TOOLS.filter((t: { name: string }) => t.name === "redis-server"))) process.exit(1);
+  if (!provision(TOOLS.filter((t) => t.name === "redis-server"))) process.exit(1);
   if (!hasGnuTime() && !provision([GNU_TIME])) {
     console.log("bench: /usr/bin/time is missing (Debian package time); peak RSS is sampled in-process instead");
   }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
+// @ts-check
 // The project's test command (`npm test`). In order:
-//   1. type checks: the whole project (tsconfig.json) and the core alone with `"types": []`
-//      (tsconfig.core.json), which proves src/ and mod.ts use no runtime-specific API;
+//   1. type checks: the whole project (tsconfig.json), the core alone with `"types": []`
+//      (tsconfig.core.json), which proves src/ and mod.ts use no runtime-specific API, and the
+//      scripts' JavaScript with its JSDoc types (tsconfig.scripts.json);
 //   2. the npm build (tsconfig.build.json, into a per-run directory), the export-map check
 //      (scripts/check-exports.mjs) and examples/basic.ts on Node 24, Deno and Bun;
 //   3. every test/**/*.test.ts on Node 20 (tsc-compiled into .test-build/), Node 24 (type stripping),

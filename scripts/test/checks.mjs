@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The checks of the test command, each counted as one test: type checks, the npm build, the export
  * maps, the in-memory example on each runtime that runs .ts, and `deno publish --dry-run`.
@@ -48,6 +49,7 @@ export async function checksBeforeTests(ctx, results) {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   await check(ctx, results, "typecheck (tsconfig.json)", process.execPath, [tsc, "-p", "tsconfig.json"]);
   await check(ctx, results, "typecheck core, types: [] (tsconfig.core.json)", process.execPath, [tsc, "-p", "tsconfig.core.json"]);
+  await check(ctx, results, "typecheck scripts/ (tsconfig.scripts.json)", process.execPath, [tsc, "-p", "tsconfig.scripts.json"]);
   // The npm build goes into a package directory of this run's own (package.json + dist/), so the
   // export check loads exactly what this run built, and dist/ of the checkout is left alone.
   const pkgDir = join(buildDir, "package");

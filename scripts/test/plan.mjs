@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Which test files a run takes, and which runtimes run each of them.
  *

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * What a step of the test command came to: the pass/fail counts read from each runner's report
  * (Node's spec reporter, Deno's JUnit file, Bun's summary), and the summary row of the step.

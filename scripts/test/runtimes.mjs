@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The four runtimes the suite runs on, and how each runs a group of test files:
  *   - node20: the system Node, on the tests compiled by tsc into the run's build directory;

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Running one step of the test command: in its own process group, with its output streamed and
  * logged, and the whole group killed when it outlives its deadline or the command is interrupted.
