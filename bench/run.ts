@@ -35,7 +35,6 @@ import { startRedis, type PrivateRedis } from "./lib/redis_server.ts";
 import { hasGnuTime, launch, runtimeBin, type Child, type LaunchOptions } from "./lib/child_process.ts";
 import type { ChildSpec } from "./child.ts";
 import { median } from "./lib/stats.ts";
-// @ts-ignore: a plain ES module with JSDoc types; its own check is `// @ts-check`
 import { GNU_TIME, provision, TOOLS } from "../scripts/provision.mjs";
 
 type Runtime = LaunchOptions["runtime"];
@@ -252,22 +251,13 @@ async function guarded(s: ScenarioResult, contestant: string, fn: () => Promise<
 // ---------------------------------------------------------------------------
 // Scenarios
 
-async function bulkDispatch(s: ScenarioResult, contestant: string): Promise<void> {
+/**
+ * Dispatch N tasks from one producer process with no worker running: `bulk` sends batches of
+ * `batch` tasks, `inflight` keeps `batch` single dispatches in flight.
+ */
+async function dispatch(s: ScenarioResult, contestant: string, role: "bulk" | "inflight", batch: number): Promise<void> {
   await flush();
-  const p = start({ role: "bulk", contestant, n: opts.n, batch: 1000 }, `${contestant} bulk`, false);
-  await p.next("ready");
-  const c0 = await redisCpuMs();
-  p.send("go");
-  const r = await p.next("result");
-  const c1 = await redisCpuMs();
-  await stop(p);
-  record(s, contestant, "rate", r.rate as number);
-  recordCpu(s, contestant, opts.n, r.cpuMs as number, c0, c1);
-}
-
-async function inflightDispatch(s: ScenarioResult, contestant: string): Promise<void> {
-  await flush();
-  const p = start({ role: "inflight", contestant, n: opts.n, batch: 100 }, `${contestant} inflight`, false);
+  const p = start({ role, contestant, n: opts.n, batch }, `${contestant} ${role}`, false);
   await p.next("ready");
   const c0 = await redisCpuMs();
   p.send("go");
@@ -509,7 +499,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const commit = gitState();
   // redis-server is required; GNU time only sharpens the RSS figure (scripts/provision.mjs).
-  if (!provision(TOOLS.filter((t: { name: string }) => t.name === "redis-server"))) process.exit(1);
+  if (!provision(TOOLS.filter((t) => t.name === "redis-server"))) process.exit(1);
   if (!hasGnuTime() && !provision([GNU_TIME])) {
     console.log("bench: /usr/bin/time is missing (Debian package time); peak RSS is sampled in-process instead");
   }
@@ -577,11 +567,11 @@ async function main(): Promise<void> {
   if (want("bulk")) {
     const s = scenario("bulk", `dispatch in bulk, batches of 1,000, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
     // Dispatch runs last well under a second each: more reps against noise.
-    await each(s, contestants, (c) => bulkDispatch(s, c), shortReps);
+    await each(s, contestants, (c) => dispatch(s, c, "bulk", 1000), shortReps);
   }
   if (want("inflight")) {
     const s = scenario("inflight", `100 dispatches in flight, N = ${nice(opts.n)}`, "tasks/s", "higher", ["rate"]);
-    await each(s, contestants, (c) => inflightDispatch(s, c), shortReps);
+    await each(s, contestants, (c) => dispatch(s, c, "inflight", 100), shortReps);
   }
   const rssProcess = scenario("rss-process", "worker peak RSS, processing a pre-filled queue at concurrency 100", "MB", "lower", ["peak RSS"]);
   rss.push(rssProcess);

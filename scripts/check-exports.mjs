@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Keeps the two export maps honest:
 //   - deno.json and package.json export the same subpaths (package.json may add "./package.json");
 //   - every deno.json target is a source file that exists and is published (publish.include);
@@ -23,7 +24,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const built = process.argv.includes("--built");
 const pkgArg = process.argv.find((a) => a.startsWith("--package="));
 const pkgRoot = pkgArg ? resolve(pkgArg.slice("--package=".length)) : root;
+/** @type {string[]} */
 const problems = [];
+/** @param {string} msg */
 const problem = (msg) => problems.push(msg);
 
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
@@ -50,13 +53,17 @@ if (deno.name !== pkg.name) problem(`names differ: deno.json "${deno.name}", pac
 if (deno.version !== pkg.version) problem(`versions differ: deno.json "${deno.version}", package.json "${pkg.version}"`);
 if (pkg.type !== "module") problem(`package.json "type" must be "module"`);
 if (pkg.sideEffects !== false) problem(`package.json "sideEffects" must be false`);
-if (!Array.isArray(pkg.files) || !pkg.files.some((f) => f.replace(/^\.\//, "").replace(/\/$/, "") === "dist")) {
+if (!Array.isArray(pkg.files) || !pkg.files.some((/** @type {string} */ f) => f.replace(/^\.\//, "").replace(/\/$/, "") === "dist")) {
   problem(`package.json "files" must include "dist"`);
 }
 
+/** @param {string} p */
 const rel = (p) => normalize(p.replace(/^\.\//, ""));
-const publishInclude = (deno.publish?.include ?? []).map((p) => rel(p).replace(/\/$/, ""));
-const publishExclude = (deno.publish?.exclude ?? []).map((p) => rel(p).replace(/\/$/, ""));
+/** @type {string[]} */
+const publishInclude = (deno.publish?.include ?? []).map((/** @type {string} */ p) => rel(p).replace(/\/$/, ""));
+/** @type {string[]} */
+const publishExclude = (deno.publish?.exclude ?? []).map((/** @type {string} */ p) => rel(p).replace(/\/$/, ""));
+/** @param {string} file */
 const published = (file) => {
   if (publishInclude.length === 0) return true;
   return publishInclude.some((inc) => file === inc || file.startsWith(inc + "/")) &&

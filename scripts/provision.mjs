@@ -212,3 +212,7 @@ export function ensureRuntimeBinaries(root) {
   }
   return broken;
 }
+
+// provision.d.mts declares this module for TypeScript importers; this line keeps the two in step
+// (tsconfig.scripts.json): every export is there, with a type its declaration accepts.
+/** @satisfies {typeof import("./provision.mjs")} */ ({ TOOLS, GNU_TIME, planProvision, toolsFor, onPath, provision, ensureRuntimeBinaries });

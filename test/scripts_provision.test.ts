@@ -7,16 +7,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// @ts-ignore: a plain ES module with JSDoc types; its own check is `// @ts-check`
-import { onPath, planProvision, toolsFor, TOOLS } from "../scripts/provision.mjs";
+import { onPath, planProvision, toolsFor, TOOLS, type Tool } from "../scripts/provision.mjs";
 
-interface Tool {
-  name: string;
-  packages: string[];
-  recommends: boolean;
-  why: string;
-}
-const tool = (name: string): Tool => (TOOLS as Tool[]).find((t) => t.name === name)!;
+const tool = (name: string): Tool => TOOLS.find((t) => t.name === name)!;
 const base = { enabled: true, isRoot: true, hasSudo: false, hasAptGet: true };
 
 describe("planProvision", () => {

@@ -8,8 +8,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range } from "./_util.ts";
+import { assertLedger, ms, range } from "./_util.ts";
 import type { DispatchResult } from "../../src/task.ts";
 
 const MB = 1024 * 1024;
@@ -64,10 +63,7 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
       }
       const usedAfter = Number(await redis.info("used_memory"));
 
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, ids, { failedHandlerOnce: true });
       assert.equal(outcome.duplicates, 0, "no fault, no duplicate");
       assert.equal(await redis.int("XLEN", `${fleet.tag}:stream`), 0, "acked entries are deleted");
       assert.ok(
@@ -134,12 +130,7 @@ describe("fault matrix rows 18 and 23 (capacity)", () => {
         }
       }, 30_000, 50);
       await fleet.settled(fleet.accepted, 10_000);
-      const outcome = analyse(fleet.records(), fleet.accepted, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assert.deepEqual(fleet.fatals(), []);
-      assert.equal(a.exit, null);
-      assert.equal(b.exit, null);
+      await assertLedger(fleet, fleet.accepted, { noCrash: [a, b] });
       await a.stop();
       await b.stop();
 

@@ -9,8 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, figure, uniquePrefix } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertNoLoss } from "./_ledger.ts";
-import { ms, range } from "./_util.ts";
+import { assertLedger, ms, range } from "./_util.ts";
 
 const HOUR = 3_600_000;
 const RESERVATION = 400;
@@ -46,9 +45,7 @@ describe("fault 17a: runner clocks off by an hour", () => {
     fleet.accepted.push(...longIds, ...delayedIds);
     await fleet.settled(fleet.accepted, 20_000);
 
-    const outcome = analyse(fleet.records(), fleet.accepted, await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
+    const outcome = await assertLedger(fleet, fleet.accepted);
     assert.equal(outcome.duplicates, 0, "no healthy task was reclaimed by a runner whose clock is ahead");
     const firstStart = new Map<string, number>();
     for (const r of fleet.records()) if (r.ev === "start" && !firstStart.has(r.id)) firstStart.set(r.id, r.t);

@@ -7,8 +7,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { delay, figure, percentile, runtime, uniquePrefix, waitFor, type Persistence } from "./_harness.ts";
 import { openProducer, privateFleet, type Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range, starts, unacked } from "./_util.ts";
+import { assertDuplicatesAtMost, assertFailedHandlerExactlyOnce } from "./_ledger.ts";
+import { assertLedger, ms, range, starts, unacked } from "./_util.ts";
 import type { WorkerProcess } from "./_harness.ts";
 import type { WorkerRecord } from "./_protocol.ts";
 
@@ -37,9 +37,7 @@ describe("fault 1: SIGKILL of a worker mid-task", () => {
     }
     await fleet.settled(ids, 30_000);
 
-    const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
+    const outcome = await assertLedger(fleet, ids);
     assert.equal(outcome.dead.size, 0, "no task may be dead-lettered by a crash");
     assertFailedHandlerExactlyOnce(outcome);
     const inFlight = kills.reduce((n, k) => n + k.open.size, 0);
@@ -111,9 +109,7 @@ describe("fault 1: SIGKILL of a worker while the survivor is idle", () => {
       return start.t - killedAt;
     });
     await survivor.stop();
-    const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
+    await assertLedger(fleet, ids);
     figure(1, `${runtime()} idle survivor: kill->rerun p50=${ms(percentile(latencies, 50))} max=${ms(Math.max(...latencies))} (reservation ${RESERVATION}ms)`);
     assert.ok(
       Math.max(...latencies) <= RESERVATION * 2 + 500,
@@ -148,11 +144,8 @@ for (const persistence of ["aof-always", "aof-everysec"] as Persistence[]) {
         ...fleet.records().filter((r) => r.ev === "end" && r.ok && r.t >= up).map((r) => r.t),
       );
 
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      if (persistence === "aof-always") {
-        assertFenced(outcome);
-      } else {
+      const outcome = await assertLedger(fleet, ids, { fenced: persistence === "aof-always" });
+      if (persistence !== "aof-always") {
         // With appendfsync everysec Redis may answer before its AOF write while
         // an fsync lags (it postpones the write up to 2 s), so an ack accepted
         // just before the SIGKILL can be lost with the AOF tail and the task
@@ -257,11 +250,7 @@ describe("fault 12: poison payloads", () => {
     const malformed = dead.filter((d) => !rawIds.includes(d.id) && d.id !== poisonId);
     assert.equal(malformed.length, 1, "the entry with missing fields is dead-lettered too");
     assert.equal(malformed[0].reason, "malformed");
-    const outcome = analyse(fleet.records(), [...ids, poisonId], dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
-    assertFailedHandlerExactlyOnce(outcome);
-    assert.deepEqual(fleet.fatals(), []);
+    await assertLedger(fleet, [...ids, poisonId], { dead, failedHandlerOnce: true, noCrash: [] });
     const goodEnds = fleet.records().filter((r) => r.ev === "end" && r.ok).map((r) => r.t);
     const throughput = goodEnds.length / ((Math.max(...goodEnds) - Math.min(...goodEnds)) / 1000);
     for (const w of fleet.workers) if (!w.exit) await w.stop();
@@ -343,11 +332,7 @@ describe("fault 19: unique-task race across processes", () => {
       assert.equal(refusedAgain, 0, "a key is accepted again after completion, failure and crash recovery");
       await waitFor("the second round to finish", () => fleet.completedIds().size >= KEYS - 50 + KEYS, 30_000, 50);
       assert.equal((await redis.keys(`${fleet.tag}:unique:*`)).length, 0, "second round leaves no lock either");
-      const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
-      assert.deepEqual(fleet.fatals(), []);
+      await assertLedger(fleet, ids, { dead, failedHandlerOnce: true, noCrash: [] });
       await survivor.stop();
       figure(
         19,

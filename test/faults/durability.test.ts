@@ -9,8 +9,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertFenced, assertNoLoss } from "./_ledger.ts";
-import { ms, range } from "./_util.ts";
+import { assertDuplicatesAtMost } from "./_ledger.ts";
+import { assertLedger, ms, range } from "./_util.ts";
 import type { DispatchResult } from "../../src/task.ts";
 
 const RESERVATION = 400;
@@ -44,8 +44,7 @@ describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
       await stale.restart();
       const restartedAt = Date.now();
       await fleet.settled(first, 30_000);
-      const outcome = analyse(fleet.records(), first, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
+      const outcome = await assertLedger(fleet, first, { fenced: false });
       // Fencing cannot survive a stale failover: Redis forgot the acks, so a rerun is acked again.
       // Every task completed after the snapshot may run again; nothing else may.
       const bound = completedAfterSnapshot.length + 8;
@@ -99,8 +98,7 @@ describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
       }, 5_000, 10);
       fleet.accepted.push(id);
       await fleet.settled(fleet.accepted, 10_000);
-      const outcome = analyse(fleet.records(), fleet.accepted, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
+      const outcome = await assertLedger(fleet, fleet.accepted, { fenced: false });
       assert.equal(outcome.duplicates, 0);
       assert.equal(acceptedWhileRunning, 0, "no second task was accepted while the first ran past uniqueFor");
       assert.ok(refusals.some((t) => t > 1_500), "dispatches after uniqueFor but before completion were refused");
@@ -139,9 +137,7 @@ describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
         return ids.every((id) => done.has(id)) && pastIds.every((id) => done.has(id));
       }, 60_000, 100);
       await delay(500);
-      const outcome = analyse(fleet.records(), [...ids, ...pastIds], await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
+      const outcome = await assertLedger(fleet, [...ids, ...pastIds]);
       assert.equal(outcome.duplicates, 0, "no task promoted (or run) twice");
       assert.equal(early, 0, "nothing ran before its due time");
       const ranFar = fleet.records().filter((r) => r.ev === "start" && farIds.has(r.id)).length;
@@ -182,10 +178,8 @@ describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
       a.signal("SIGCONT");
       const thawedAt = Date.now();
       await fleet.settled(ids, 30_000);
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
       // A task promoted twice would be two deliveries, each acked: fencing would see two accepted acks.
-      assertFenced(outcome);
+      const outcome = await assertLedger(fleet, ids);
       // Held by the frozen runner: delivered before the freeze, or to its blocked read during it
       // (that reply is only read, and recorded, once it thaws).
       const heldByA = fleet.records().filter((r) => r.label === "a" && r.ev === "received" && r.t < thawedAt + 200).flatMap((r) => (r as { ids: string[] }).ids);
@@ -219,10 +213,7 @@ describe("fault matrix rows 8, 20, 25, 26, 27 (durability)", () => {
       const more = await fleet.dispatch("work", range(500).map((i) => ({ i: 5_000 + i, ms: 5 })));
       await flushing;
       await fleet.settled([...ids, ...more], 30_000);
-      const outcome = analyse(fleet.records(), [...ids, ...more], await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, [...ids, ...more], { failedHandlerOnce: true });
       assert.equal(outcome.duplicates, 0, "a reloaded script neither loses nor doubles a command");
       const errors = fleet.records().filter((r) => r.ev === "runner" && (r.name === "error" || r.name === "log:error"));
       assert.deepEqual(fleet.fatals(), []);

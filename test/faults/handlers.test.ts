@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, percentile, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range } from "./_util.ts";
+import { assertFailedHandlerExactlyOnce } from "./_ledger.ts";
+import { assertLedger, ms, range } from "./_util.ts";
 
 const RESERVATION = 400;
 
@@ -42,10 +42,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       await fleet.settled(ids);
 
       const dead = await fleet.deadTasks();
-      const outcome = analyse(fleet.records(), ids, dead, fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, ids, { dead, failedHandlerOnce: true });
       assert.deepEqual(new Set(dead.map((d) => d.id)), new Set(hangIds), "every never-resolving task is dead, nothing else");
       for (const d of dead) assert.equal(d.reason, "max-retries");
       for (const id of workIds) assert.ok(outcome.completed.has(id), "slots were released for the other tasks");
@@ -81,10 +78,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
       await fleet.settled(ids);
       const dead = await fleet.deadLetters();
       const byId = new Map(dead.map((d) => [d.id, d]));
-      const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, ids, { dead, failedHandlerOnce: true });
       const table: string[] = [];
       const failures: string[] = [];
       kinds.forEach((kind, k) => {
@@ -141,9 +135,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
           return dead.every((d) => called.has(d.id));
         }, 15_000, 50).catch(() => {/* asserted below */});
         await delay(RESERVATION * 2);
-        const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
-        assertNoLoss(outcome);
-        assertFenced(outcome);
+        const outcome = await assertLedger(fleet, ids, { dead });
         assert.equal(dead.length, ids.length, "every always-failing task ends dead");
         for (const d of dead) {
           assert.equal(d.reason, "max-retries");
@@ -178,10 +170,7 @@ describe("fault matrix rows 13-16 (handler faults)", () => {
         // Let any retry storm show itself.
         await new Promise((r) => setTimeout(r, RESERVATION * 3));
         const dead = await fleet.deadLetters();
-        const outcome = analyse(fleet.records(), ids, dead.map((d) => ({ id: d.id, reason: d.reason })), fleet.lostIds());
-        assertNoLoss(outcome);
-        assertFenced(outcome);
-        assertFailedHandlerExactlyOnce(outcome);
+        const outcome = await assertLedger(fleet, ids, { dead, failedHandlerOnce: true });
         assert.equal(dead.length, failIds.length, "the failed tasks stay dead");
         for (const id of workIds) assert.ok(outcome.completed.has(id), "other tasks are unaffected");
         const logged = worker.records.filter((r) => r.ev === "runner" && (r.name === "log:error" || r.name === "log:warn" || r.name === "error")).length;

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { FaultProxy } from "./_proxy.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range, unacked } from "./_util.ts";
+import { assertDuplicatesAtMost, assertFailedHandlerExactlyOnce } from "./_ledger.ts";
+import { assertLedger, assertNoCrash, ms, range, unacked } from "./_util.ts";
 import type { WorkerRecord } from "./_protocol.ts";
 
 const RESERVATION = 400;
@@ -52,9 +52,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     const actualLost = first.filter((id) => !done.has(id)).length;
     const reportedLostIds = fleet.lostIds().length;
     assert.ok(actualLost > 0, "a restart without persistence loses the queued tasks (the test must see it)");
-    assert.deepEqual(fleet.fatals(), []);
-    assert.equal(a.exit, null);
-    assert.equal(b.exit, null);
+    assertNoCrash(fleet, a, b);
     const perWorker = [a, b].map((w) => w.records.filter((r) => r.ev === "runner" && r.name.startsWith("log:") && /consumer group missing/i.test(r.detail ?? "")).length);
     for (const [k, n] of perWorker.entries()) {
       assert.ok(n <= 1, `the loss is reported once per worker, not ${n} times:\n` + [a, b][k].records
@@ -117,9 +115,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     });
     await fleet.settled(ids, 60_000);
 
-    const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
+    const outcome = await assertLedger(fleet, ids);
     assert.equal(outcome.dead.size, 0, "a stall never dead-letters a task");
     assertFailedHandlerExactlyOnce(outcome);
     const bound = stalls.reduce((n, s) => n + s.inFlight, 0);
@@ -138,9 +134,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
       return dupAt.filter((t) => t >= s.startedAt && t < end).length;
     });
     const over = stalls.flatMap((s, k) => (perStall[k] > s.inFlight ? [`${s.kind} ${s.length}ms: ${perStall[k]} > ${s.inFlight}`] : []));
-    assert.deepEqual(fleet.fatals(), []);
-    assert.equal(a.exit, null);
-    assert.equal(b.exit, null);
+    assertNoCrash(fleet, a, b);
     await a.stop();
     await b.stop();
     figure(9, stalls.map((s, k) => `${s.kind} ${s.length}ms: dup=${perStall[k]}/${s.inFlight} recovery=${ms(s.recovery)}`).join("; "));
@@ -193,9 +187,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     await fleet.settled(afterUnblock, 10_000);
     ids.push(...afterUnblock);
 
-    const outcome = analyse(fleet.records(), [...baselineIds, ...ids], await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
+    const outcome = await assertLedger(fleet, [...baselineIds, ...ids]);
     assert.equal(outcome.dead.size, 0);
     assertFailedHandlerExactlyOnce(outcome);
     const lostReservations = fleet.records().reduce((n, r) => n + (r.ev === "heartbeat" ? r.lost : 0), 0) +
@@ -204,9 +196,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     assert.ok(unblocks > 0, "the blocked reads were found and failed on purpose");
     const consumersAfter = (await redis.cli("XINFO", "CONSUMERS", `${fleet.tag}:stream`, "g")).split("\n").filter((l) => l === "name").length;
     assert.equal(consumersAfter, consumersBefore, "consumer names are stable across reconnects");
-    assert.deepEqual(fleet.fatals(), []);
-    assert.equal(a.exit, null);
-    assert.equal(b.exit, null);
+    assertNoCrash(fleet, a, b);
     await a.stop();
     await b.stop();
     figure(10, `throughput ${Math.round(underFault)}/s vs baseline ${Math.round(baseline)}/s (${(underFault / baseline).toFixed(2)}x) client-kills=${kills} unblocks=${unblocks} reconnects=${reconnects} duplicates=${outcome.duplicates}`);
@@ -235,10 +225,7 @@ describe("fault matrix rows 7, 9-11 (Redis and network faults)", () => {
     proxy.setMode("pass");
     await fleet.settled(ids, 60_000);
 
-    const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-    assertNoLoss(outcome);
-    assertFenced(outcome);
-    assertFailedHandlerExactlyOnce(outcome);
+    const outcome = await assertLedger(fleet, ids, { failedHandlerOnce: true });
     assertDuplicatesAtMost(outcome, inFlight, fleet.records(), cutAt);
     const detection = noticed.length ? Math.min(...noticed.map((r) => r.t)) - cutAt : Infinity;
 

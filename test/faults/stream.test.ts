@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, delay, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertDuplicatesAtMost, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range, unacked } from "./_util.ts";
+import { assertDuplicatesAtMost } from "./_ledger.ts";
+import { assertLedger, assertNoCrash, ms, range, unacked } from "./_util.ts";
 
 const RESERVATION = 400;
 
@@ -46,8 +46,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const reported = lostEvents(fleet);
       assert.equal(reported.length, deleted, "each vanished entry is reported exactly once");
       assert.equal((await pendingEntries(redis, stream)).length, 0, "vanished entries leave the pending list");
-      assert.deepEqual(fleet.fatals(), []);
-      assert.equal(survivor.exit, null);
+      assertNoCrash(fleet, survivor);
       await survivor.stop();
       figure("21a", `xdel-in-flight deleted=${deleted} reported-lost=${reported.length} (${ids.length} tasks held by a killed worker)`);
     } finally {
@@ -78,12 +77,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       await fleet.settled(second, 15_000);
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "end" && r.ok && r.t > delAt).map((r) => r.t)) - delAt;
       assert.equal(await redis.int("XINFO", "GROUPS", stream).catch(() => 1), 1, "the group exists again");
-      const outcome = analyse(fleet.records(), second, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assert.deepEqual(fleet.fatals(), []);
-      assert.equal(a.exit, null);
-      assert.equal(b.exit, null);
+      await assertLedger(fleet, second, { noCrash: [a, b] });
       await a.stop();
       await b.stop();
       figure(
@@ -109,10 +103,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       assert.equal(await redis.int("XGROUP", "DESTROY", stream, "g"), 1);
       await fleet.settled(ids, 30_000);
       const recovery = Math.min(...fleet.records().filter((r) => r.ev === "start" && r.t > destroyedAt + 1).map((r) => r.t)) - destroyedAt;
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, ids, { failedHandlerOnce: true });
       assertDuplicatesAtMost(outcome, inFlight + 8, fleet.records(), destroyedAt);
       assert.equal(await redis.int("XLEN", stream), 0, "the stream holds no leftover entry");
       assert.deepEqual(fleet.fatals(), []);
@@ -141,9 +132,7 @@ describe("fault matrix rows 21-22 (stream and group damage)", () => {
       const reported = victim.records.filter((r) => r.ev === "runner" && r.name === "lost").length;
       // The deleted consumer's tasks are lost to the group: the requirement is that each loss is reported.
       const reportedIds = victim.records.flatMap((r) => (r.ev === "runner" && r.name === "lost" && r.id ? [r.id] : []));
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), reportedIds);
-      assertNoLoss(outcome, true);
-      assertFenced(outcome);
+      await assertLedger(fleet, ids, { lost: reportedIds, allowLost: true });
       const orphans = await redis.int("XLEN", stream);
 
       await victim.stop();

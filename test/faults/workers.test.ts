@@ -7,8 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisProcess, figure, uniquePrefix, waitFor } from "./_harness.ts";
 import { Fleet } from "./_fleet.ts";
-import { analyse, assertFenced, assertFailedHandlerExactlyOnce, assertNoLoss } from "./_ledger.ts";
-import { ms, range, unackedStarts } from "./_util.ts";
+import { assertLedger, ms, range, unackedStarts } from "./_util.ts";
 
 const RESERVATION = 400;
 
@@ -44,10 +43,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
       await fleet.settled(ids, 20_000);
       await survivor.stop();
 
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assertFailedHandlerExactlyOnce(outcome);
+      const outcome = await assertLedger(fleet, ids, { failedHandlerOnce: true });
       assert.equal(outcome.duplicates, unackedAtKills, "duplicates = executions whose ack the kill prevented");
       assert.ok(outcome.duplicates >= 3, "each kill left at least one completed-but-unacked task");
       assert.deepEqual(fleet.fatals(), []);
@@ -90,10 +86,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
             victim.records.filter((r) => r.t >= termAt - 5).map((r) => `${r.ev}@${r.t - termAt}`).join(" "),
         );
         assert.ok(stopMs <= grace + 1_000, `stop() took ${stopMs} ms with a ${grace} ms grace period`);
-        const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-        assertNoLoss(outcome);
-        assertFenced(outcome);
-        assertFailedHandlerExactlyOnce(outcome);
+        await assertLedger(fleet, ids, { failedHandlerOnce: true });
         const longRuns = fleet.records().filter((r) => r.ev === "start" && r.id === longId).length;
         const victimFinished = victim.of("end").some((r) => r.id === longId && r.ok);
         if (grace > taskMs) {
@@ -128,9 +121,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
       await idle.stop();
       await busy.stop();
 
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
+      const outcome = await assertLedger(fleet, ids);
       assert.equal(outcome.duplicates, 0, "healthy heartbeats allow no duplicate");
       assert.equal(idle.of("start").length, 0, "the idle worker reclaimed nothing");
       const beats = busy.of("heartbeat").filter((r) => r.held > 0).map((r) => r.t);
@@ -185,9 +176,7 @@ describe("fault matrix rows 2-5 (worker faults)", () => {
       const refused = blockedAcks.filter((a) => !a.ok).length;
       const otherRan = other.of("start").some((r) => r.id === stuckId);
       assert.ok(otherRan, "the other worker reclaimed the task");
-      const outcome = analyse(fleet.records(), ids, await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
+      const outcome = await assertLedger(fleet, ids);
       assert.equal(outcome.duplicates, 1, "exactly the stalled task ran twice");
       const counts = await fleet.queue.counts("g");
       assert.equal(counts.inFlight + counts.waiting, 0, "nothing left behind in the queue");
@@ -243,10 +232,7 @@ describe("fault 19b: a stale holder never frees a newer holder's unique lock", (
       );
       void secondId;
       await blocked.stop();
-      const outcome = analyse(fleet.records(), [firstId], await fleet.deadTasks(), fleet.lostIds());
-      assertNoLoss(outcome);
-      assertFenced(outcome);
-      assert.deepEqual(fleet.fatals(), []);
+      await assertLedger(fleet, [firstId], { noCrash: [] });
       figure("19b", `stale-ack-refused=${late.length} newer-lock-intact=yes duplicate-dispatch-refused=yes`);
     } finally {
       await fleet.close();
