@@ -10,6 +10,7 @@ import process from "node:process";
 import { createClient } from "@redis/client";
 import { TransportError } from "../../src/errors.ts";
 import { type Logger, silentLogger } from "../../src/logger.ts";
+import { type RedisStreamQueueOptions, resolveRedisStreamQueueOptions } from "./options.ts";
 import type {
   AddResult,
   ClaimFailedHandlersOptions,
@@ -36,8 +37,6 @@ import { Announcements } from "./_announcements.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
 import { parseStats, statsFields } from "./_stats.ts";
 import {
-  checkName,
-  checkPositive,
   chunks,
   idRange,
   MAX_STREAM_ID,
@@ -66,6 +65,8 @@ import {
   unregisterInstanceScript,
 } from "./scripts/mod.ts";
 
+export type { RedisStreamQueueOptions };
+
 const ALL_SCRIPTS = [
   addScript,
   ackScript,
@@ -78,73 +79,6 @@ const ALL_SCRIPTS = [
   countsScript,
   claimFailedHandlersScript,
 ];
-
-/** Options of {@linkcode RedisStreamQueue}. */
-export interface RedisStreamQueueOptions {
-  /**
-   * Namespace of the application's queues; part of every key's hash tag.
-   * Must not contain `{` or `}`.
-   * @default "taskrunner"
-   */
-  prefix?: string;
-  /**
-   * Queue name; one stream per queue, many task names per queue. Must not
-   * contain `{` or `}`.
-   * @default "default"
-   */
-  queue?: string;
-  /**
-   * Reservation, in milliseconds, for entries that carry none (written by a
-   * foreign producer).
-   * @default 30000
-   */
-  reclaimDelay?: number;
-  /**
-   * Delete entries from the stream once acknowledged (by every consumer
-   * group), so the stream holds only outstanding work. Turning it off keeps
-   * completed entries until you trim the stream yourself.
-   * @default true
-   */
-  deleteOnAck?: boolean;
-  /**
-   * Longest single `XREADGROUP BLOCK` window, in milliseconds; longer waits
-   * loop. Bounds how long a stopping reader can take when it cannot be
-   * unblocked.
-   * @default 1000
-   */
-  blockWindow?: number;
-  /**
-   * Most delayed tasks moved per promote script call (calls loop until
-   * nothing due remains).
-   * @default 1000
-   */
-  promoteBatch?: number;
-  /**
-   * Most tasks (or deliveries) per script call; keeps Lua well under its
-   * unpack limit.
-   * @default 500
-   */
-  batchLimit?: number;
-  /**
-   * Longest wait, in milliseconds, for control commands (connecting the
-   * blocking reader, reclaim, promote) and beyond a blocking read's window.
-   * Heartbeats wait at most half the shortest reservation they cover, so a
-   * cut-off worker notices before its tasks can be reclaimed. Hot-path
-   * commands (add, ack, receive) run without a timer.
-   * @default 5000
-   */
-  commandTimeout?: number;
-  /**
-   * Consumers that own no delivery and have been idle this long, in
-   * milliseconds, are deleted from their group by reclaim passes (left
-   * behind by crashed processes). Deleting a live consumer that owns nothing
-   * loses nothing: its next read that returns work recreates it.
-   * @default 600000
-   */
-  consumerIdleTimeout?: number;
-  /** Where warnings (eviction policy, recreated groups) go. @default silentLogger */
-  logger?: Logger;
-}
 
 interface HeldLock {
   key: string;
@@ -188,7 +122,7 @@ export class RedisStreamQueue implements MessageQueue {
   #ownsClient = false;
   #logger: Logger;
   #deleteOnAck: string;
-  #reclaimDelay: number;
+  #defaultReservation: number;
   #blockWindow: number;
   #promoteBatch: number;
   #batchLimit: number;
@@ -212,18 +146,18 @@ export class RedisStreamQueue implements MessageQueue {
    * @throws ConfigError when an option is invalid.
    */
   constructor(client: RedisClientLike, options: RedisStreamQueueOptions = {}) {
-    const prefix = checkName("prefix", options.prefix ?? "taskrunner");
-    const queue = checkName("queue", options.queue ?? "default");
-    this.keys = queueKeys(prefix, queue);
+    const o = resolveRedisStreamQueueOptions(options);
+    this.keys = queueKeys(o.prefix, o.queue);
     this.name = `redis:${this.keys.tag}`;
     this.#conn = new Connection(client);
-    this.#logger = options.logger ?? silentLogger;
-    this.#deleteOnAck = options.deleteOnAck === false ? "0" : "1";
-    this.#reclaimDelay = checkPositive("reclaimDelay", options.reclaimDelay, 30_000);
-    this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
-    this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
-    this.#commandTimeout = checkPositive("commandTimeout", options.commandTimeout, 5_000);
-    this.#consumerIdleTimeout = checkPositive("consumerIdleTimeout", options.consumerIdleTimeout, 600_000);
+    this.#logger = o.logger;
+    this.#deleteOnAck = o.deleteOnAck ? "1" : "0";
+    this.#defaultReservation = o.defaultReservationTimeout;
+    this.#blockWindow = o.blockWindow;
+    this.#promoteBatch = o.promoteBatch;
+    this.#commandTimeout = o.commandTimeout;
+    this.#consumerIdleTimeout = o.consumerIdleTimeout;
+    this.#batchLimit = o.batchLimit;
     this.#readers = new BlockingReaders(
       this.#conn,
       this.keys.stream,
@@ -233,7 +167,6 @@ export class RedisStreamQueue implements MessageQueue {
       this.#closing.signal,
     );
     this.#announcements = new Announcements(this.#conn, this.keys.delayedChannel, this.keys.delayed, this.name, this.#logger);
-    this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
   }
 
   /**
@@ -446,7 +379,7 @@ export class RedisStreamQueue implements MessageQueue {
       }
       const entries = readGroupEntries(reply);
       if (entries.length > 0) {
-        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#reclaimDelay)));
+        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#defaultReservation)));
       }
       if (window < 1 || deadline - Date.now() < 1) return [];
     }
@@ -614,7 +547,7 @@ export class RedisStreamQueue implements MessageQueue {
       const rt = (ref as Partial<Delivery>).reservationTimeout;
       if (typeof rt === "number" && rt > 0 && rt < shortest) shortest = rt;
     }
-    if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#reclaimDelay);
+    if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#defaultReservation);
     return Math.max(50, Math.min(this.#commandTimeout, Math.floor(shortest / 2)));
   }
 
@@ -631,7 +564,7 @@ export class RedisStreamQueue implements MessageQueue {
       String(want),
       String(scan),
       String(minIdle),
-      String(this.#reclaimDelay),
+      String(this.#defaultReservation),
     ]), this.#commandTimeout, "a reclaim") as unknown[];
     if (reply[0] === "NOGROUP") {
       if (this.#groups.has(consumer.group)) await this.#recoverGroup(consumer.group, "NOGROUP in reclaim");
@@ -639,7 +572,7 @@ export class RedisStreamQueue implements MessageQueue {
     }
     this.#cursors.set(consumer.group, String(reply[0]));
     const deliveries = (reply[1] as unknown[][]).map((c) =>
-      this.#track(decodeDelivery(String(c[0]), c[1], Number(c[2]), this.#reclaimDelay))
+      this.#track(decodeDelivery(String(c[0]), c[1], Number(c[2]), this.#defaultReservation))
     );
     const lost = (reply[2] as unknown[]).map(String);
     for (const id of lost) this.#held.delete(id);
