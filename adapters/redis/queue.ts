@@ -34,6 +34,7 @@ import type {
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
 import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
 import { Announcements } from "./_announcements.ts";
+import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
 import { parseStats, statsFields } from "./_stats.ts";
 import {
@@ -131,9 +132,7 @@ export class RedisStreamQueue implements MessageQueue {
   #nextPrune = new Map<string, number>();
   #closing = new AbortController();
   #closed = false;
-  #checked: Promise<void> | null = null;
-  #groups = new Set<string>();
-  #recovering = new Map<string, Promise<void>>();
+  #groups: Groups;
   #cursors = new Map<string, string>();
   #held = new Map<string, HeldLock>();
   #minReservation = Infinity;
@@ -158,6 +157,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.#commandTimeout = o.commandTimeout;
     this.#consumerIdleTimeout = o.consumerIdleTimeout;
     this.#batchLimit = o.batchLimit;
+    this.#groups = new Groups(this.#conn, this.keys.stream, this.name, this.#logger);
     this.#readers = new BlockingReaders(
       this.#conn,
       this.keys.stream,
@@ -221,67 +221,8 @@ export class RedisStreamQueue implements MessageQueue {
    * @throws TransportError when Redis is older than 7.0.
    */
   async init(group: string): Promise<void> {
-    this.#checked ??= this.#checkServer().catch((error) => {
-      this.#checked = null;
-      throw error;
-    });
-    await this.#checked;
-    await this.#createGroup(group);
-    this.#groups.add(group);
+    await this.#groups.init(group);
     await this.#conn.preload(this.keys.stream, ALL_SCRIPTS);
-  }
-
-  async #checkServer(): Promise<void> {
-    let server: string;
-    try {
-      server = String(await this.#conn.send(this.keys.stream, ["INFO", "server"]));
-    } catch (error) {
-      this.#logger.warn("cannot read INFO to check the Redis version", {
-        queue: this.name,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return;
-    }
-    const version = /redis_version:(\d+)\.(\d+)/.exec(server);
-    if (version && Number(version[1]) < 7) {
-      throw new TransportError(
-        `RedisStreamQueue needs Redis >= 7.0 (XAUTOCLAIM/XPENDING semantics, exclusive ranges); server reports ${
-          version[1]
-        }.${version[2]}`,
-      );
-    }
-    try {
-      const memory = String(await this.#conn.send(this.keys.stream, ["INFO", "memory"]));
-      const policy = /maxmemory_policy:(\S+)/.exec(memory)?.[1];
-      if (policy && policy !== "noeviction") {
-        this.#logger.warn(
-          `Redis maxmemory-policy is '${policy}': under memory pressure Redis may evict queue keys (tasks, unique locks) silently; set it to 'noeviction'`,
-          { queue: this.name, policy },
-        );
-      }
-    } catch { /* INFO memory refused by ACL: nothing to check */ }
-  }
-
-  async #createGroup(group: string): Promise<void> {
-    try {
-      await this.#conn.send(this.keys.stream, ["XGROUP", "CREATE", this.keys.stream, group, "0", "MKSTREAM"]);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
-    }
-  }
-
-  /** Recreate a group that vanished (stream deleted, group destroyed, restart without persistence). */
-  #recoverGroup(group: string, cause: unknown): Promise<void> {
-    let pending = this.#recovering.get(group);
-    if (!pending) {
-      this.#logger.error(
-        "consumer group missing (stream deleted, group destroyed, or Redis restarted without persistence): recreating it; tasks that were in flight may be lost",
-        { queue: this.name, group, error: cause instanceof Error ? cause.message : String(cause) },
-      );
-      pending = this.#createGroup(group).finally(() => this.#recovering.delete(group));
-      this.#recovering.set(group, pending);
-    }
-    return pending;
   }
 
   /** Add tasks, each with its unique lock in the same script. */
@@ -371,7 +312,7 @@ export class RedisStreamQueue implements MessageQueue {
           : await this.#conn.send(this.keys.stream, this.#readArgs(consumer, count, 0));
       } catch (error) {
         if (isNoGroupError(error) && !this.#closed && recoveries++ < 3) {
-          await this.#recoverGroup(consumer.group, error);
+          await this.#groups.recover(consumer.group, error);
           continue;
         }
         if (this.#closed || signal?.aborted) return [];
@@ -567,7 +508,7 @@ export class RedisStreamQueue implements MessageQueue {
       String(this.#defaultReservation),
     ]), this.#commandTimeout, "a reclaim") as unknown[];
     if (reply[0] === "NOGROUP") {
-      if (this.#groups.has(consumer.group)) await this.#recoverGroup(consumer.group, "NOGROUP in reclaim");
+      if (this.#groups.has(consumer.group)) await this.#groups.recover(consumer.group, "NOGROUP in reclaim");
       return { deliveries: [], lost: [] };
     }
     this.#cursors.set(consumer.group, String(reply[0]));
