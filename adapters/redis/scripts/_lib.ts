@@ -6,19 +6,12 @@
  * @module
  */
 
-/** A Lua script with the number of keys it always takes first. */
+/** A Lua script; its KEYS and ARGV are documented beside it. */
 export interface LuaScript {
   /** Short name, used in errors. */
   readonly name: string;
   /** Lua source. */
   readonly source: string;
-  /**
-   * Number of fixed leading KEYS. Scripts marked `variableKeys` take more
-   * keys after these (one per unique lock), counted at call time.
-   */
-  readonly keys: number;
-  /** Whether unique-lock keys follow the fixed keys. */
-  readonly variableKeys: boolean;
 }
 
 /**
@@ -46,6 +39,19 @@ local function owns(stream, group, consumer, id, count)
   if type(p) ~= 'table' or p.err or #p == 0 then return false end
   return tonumber(p[1][4]) == tonumber(count)
 end
+`;
+
+/**
+ * The start of a script that acts on one delivery only for its owner (retry,
+ * dead letter): binds `stream` (KEYS[1]), `group`, `consumer` and `id`
+ * (ARGV[1..3]), returns 0 unless `consumer` still holds delivery `id` with
+ * delivery count ARGV[4], and binds `now` to the server time. Comes after
+ * {@linkcode LUA_TIME} and {@linkcode LUA_OWNS}.
+ */
+export const LUA_OWNER_CHECK = `
+local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
+local now = now_ms()
 `;
 
 /**

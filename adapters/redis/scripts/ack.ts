@@ -19,8 +19,6 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  */
 export const ackScript: LuaScript = {
   name: "ack",
-  keys: 1,
-  variableKeys: true,
   source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local out = {}

@@ -11,8 +11,6 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  */
 export const addScript: LuaScript = {
   name: "add",
-  keys: 2,
-  variableKeys: true,
   source: LUA_TIME + `
 local now = now_ms()
 local out = {}

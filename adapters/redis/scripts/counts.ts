@@ -8,8 +8,6 @@ import type { LuaScript } from "./_lib.ts";
  */
 export const countsScript: LuaScript = {
   name: "counts",
-  keys: 3,
-  variableKeys: false,
   source: `
 local len = redis.call('XLEN', KEYS[1])
 local waiting, pending, consumers, found = len, 0, 0, 0

@@ -1,4 +1,4 @@
-import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+import { LUA_COMPLETE, LUA_LOCK, LUA_OWNER_CHECK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
 
 /**
  * Complete a delivery, release its unique lock and record it in the
@@ -16,12 +16,7 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  */
 export const deadLetterScript: LuaScript = {
   name: "deadLetter",
-  keys: 3,
-  variableKeys: true,
-  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
-local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
-local now = now_ms()
+  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + LUA_OWNER_CHECK + `
 complete(stream, group, id, ARGV[5])
 if KEYS[4] then lock_release(KEYS[4], ARGV[6], now) end
 local fields = {}

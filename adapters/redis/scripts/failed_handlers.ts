@@ -12,8 +12,6 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  */
 export const claimFailedHandlersScript: LuaScript = {
   name: "claimFailedHandlers",
-  keys: 2,
-  variableKeys: false,
   source: LUA_TIME + `
 local now = now_ms()
 local due = redis.call('ZRANGE', KEYS[1], '-inf', fmt(now), 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
@@ -39,8 +37,6 @@ return out
  */
 export const deleteDeadLetterScript: LuaScript = {
   name: "deleteDeadLetter",
-  keys: 2,
-  variableKeys: false,
   source: `
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('XDEL', KEYS[1], ARGV[1])

@@ -12,8 +12,6 @@ import { LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
  */
 export const heartbeatScript: LuaScript = {
   name: "heartbeat",
-  keys: 1,
-  variableKeys: true,
   source: LUA_TIME + LUA_OWNS + LUA_LOCK + `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local lost = {}

@@ -19,8 +19,6 @@ end
  */
 export const registerInstanceScript: LuaScript = {
   name: "registerInstance",
-  keys: 2,
-  variableKeys: false,
   source: LUA_TIME + PRUNE + `
 local now = now_ms()
 prune(now)
@@ -37,8 +35,6 @@ return 1
  */
 export const listInstancesScript: LuaScript = {
   name: "listInstances",
-  keys: 2,
-  variableKeys: false,
   source: LUA_TIME + PRUNE + `
 prune(now_ms())
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -59,8 +55,6 @@ return out
  */
 export const unregisterInstanceScript: LuaScript = {
   name: "unregisterInstance",
-  keys: 2,
-  variableKeys: false,
   source: `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])

@@ -10,8 +10,6 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  */
 export const promoteScript: LuaScript = {
   name: "promote",
-  keys: 2,
-  variableKeys: false,
   source: LUA_TIME + `
 local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', fmt(now), 'LIMIT', 0, tonumber(ARGV[1]))

@@ -13,8 +13,6 @@ import type { LuaScript } from "./_lib.ts";
  */
 export const pruneConsumersScript: LuaScript = {
   name: "pruneConsumers",
-  keys: 1,
-  variableKeys: false,
   source: `
 local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if type(info) ~= 'table' or info.err then return 0 end

@@ -20,8 +20,6 @@ import type { LuaScript } from "./_lib.ts";
  */
 export const reclaimScript: LuaScript = {
   name: "reclaim",
-  keys: 1,
-  variableKeys: false,
   source: `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local start = ARGV[3]

@@ -9,8 +9,6 @@ import type { LuaScript } from "./_lib.ts";
  */
 export const recordStatsScript: LuaScript = {
   name: "recordStats",
-  keys: 1,
-  variableKeys: false,
   source: `
 for i = 1, #ARGV, 2 do
   local f = ARGV[i]

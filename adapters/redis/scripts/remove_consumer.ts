@@ -9,8 +9,6 @@ import type { LuaScript } from "./_lib.ts";
  */
 export const removeConsumerScript: LuaScript = {
   name: "removeConsumer",
-  keys: 1,
-  variableKeys: false,
   source: `
 local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if type(info) ~= 'table' or info.err then return 1 end

@@ -10,8 +10,6 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  */
 export const replayDeadLetterScript: LuaScript = {
   name: "replayDeadLetter",
-  keys: 3,
-  variableKeys: false,
   source: LUA_TIME + `
 local e = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
 if #e == 0 then return 0 end

@@ -1,4 +1,4 @@
-import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+import { LUA_COMPLETE, LUA_LOCK, LUA_OWNER_CHECK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
 
 /**
  * Complete a delivery and schedule its task again, in one step, only if the
@@ -13,12 +13,7 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  */
 export const retryScript: LuaScript = {
   name: "retry",
-  keys: 2,
-  variableKeys: true,
-  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
-local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
-local now = now_ms()
+  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + LUA_OWNER_CHECK + `
 local delay = tonumber(ARGV[5])
 complete(stream, group, id, ARGV[7])
 local fields = {}
