@@ -450,7 +450,10 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   /** Extend every reservation the consumer holds, in one script per chunk. */
-  async heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
+  async heartbeat(
+    consumer: Consumer,
+    deliveries: readonly (DeliveryRef & Pick<Delivery, "reservationTimeout">)[],
+  ): Promise<string[]> {
     const lost: string[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
       const keys = [this.keys.stream];
@@ -478,15 +481,15 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   /**
-   * Half the shortest reservation a heartbeat covers (the engine passes whole
-   * deliveries; bare refs fall back to the shortest reservation seen), capped
-   * by `commandTimeout`: a heartbeat slower than that cannot keep its tasks.
+   * Half the shortest positive reservation a heartbeat covers (none: the
+   * shortest reservation seen), capped by `commandTimeout`, at least 50 ms:
+   * a heartbeat slower than that cannot keep its tasks.
    */
-  #heartbeatTimeout(refs: readonly DeliveryRef[]): number {
+  #heartbeatTimeout(deliveries: readonly Pick<Delivery, "reservationTimeout">[]): number {
     let shortest = Infinity;
-    for (const ref of refs) {
-      const rt = (ref as Partial<Delivery>).reservationTimeout;
-      if (typeof rt === "number" && rt > 0 && rt < shortest) shortest = rt;
+    for (const d of deliveries) {
+      const rt = d.reservationTimeout;
+      if (rt > 0 && rt < shortest) shortest = rt;
     }
     if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#defaultReservation);
     return Math.max(50, Math.min(this.#commandTimeout, Math.floor(shortest / 2)));
