@@ -47,8 +47,8 @@ import {
 } from "./_util.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import {
-  ackScript,
-  addScript,
+  ack,
+  add,
   countsScript,
   claimFailedHandlersScript,
   deadLetterScript,
@@ -63,14 +63,15 @@ import {
   removeConsumerScript,
   replayDeadLetterScript,
   retryScript,
+  type LockRef,
   unregisterInstanceScript,
 } from "./scripts/mod.ts";
 
 export type { RedisStreamQueueOptions };
 
 const ALL_SCRIPTS = [
-  addScript,
-  ackScript,
+  add.script,
+  ack.script,
   heartbeatScript,
   reclaimScript,
   retryScript,
@@ -80,11 +81,6 @@ const ALL_SCRIPTS = [
   countsScript,
   claimFailedHandlersScript,
 ];
-
-interface HeldLock {
-  key: string;
-  token: string;
-}
 
 function isPlain(task: NewTask): boolean {
   return !task.unique && !((task.delay ?? 0) > 0);
@@ -122,7 +118,7 @@ export class RedisStreamQueue implements MessageQueue {
   #conn: Connection;
   #ownsClient = false;
   #logger: Logger;
-  #deleteOnAck: string;
+  #deleteOnAck: boolean;
   #defaultReservation: number;
   #blockWindow: number;
   #promoteBatch: number;
@@ -134,7 +130,7 @@ export class RedisStreamQueue implements MessageQueue {
   #closed = false;
   #groups: Groups;
   #cursors = new Map<string, string>();
-  #held = new Map<string, HeldLock>();
+  #held = new Map<string, LockRef>();
   #minReservation = Infinity;
   #announcements: Announcements;
   #readers: BlockingReaders;
@@ -150,7 +146,7 @@ export class RedisStreamQueue implements MessageQueue {
     this.name = `redis:${this.keys.tag}`;
     this.#conn = new Connection(client);
     this.#logger = o.logger;
-    this.#deleteOnAck = o.deleteOnAck ? "1" : "0";
+    this.#deleteOnAck = o.deleteOnAck;
     this.#defaultReservation = o.defaultReservationTimeout;
     this.#blockWindow = o.blockWindow;
     this.#promoteBatch = o.promoteBatch;
@@ -262,36 +258,8 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   async #addScripted(batch: readonly NewTask[], results: AddResult[]): Promise<void> {
-    const keys = [this.keys.stream, this.keys.delayed];
-    const args = [this.keys.delayedChannel, String(batch.length)];
-    for (const task of batch) {
-      let lockIndex = 0;
-      if (task.unique) {
-        keys.push(this.keys.unique(task.unique.key));
-        lockIndex = keys.length;
-      }
-      const fields = taskFields(task, task.unique);
-      const u = task.unique;
-      args.push(
-        String(Math.max(0, Math.round(task.delay ?? 0))),
-        String(lockIndex),
-        u?.token ?? "",
-        String(Math.max(0, Math.round(u?.holdFor ?? 0))),
-        String(Math.max(1, Math.round(u?.ttl ?? 1))),
-        task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
-        String(fields.length),
-        ...fields,
-      );
-    }
-    const reply = await this.#conn.eval(addScript, keys, args) as string[];
-    batch.forEach((task, i) => {
-      const r = String(reply[i]);
-      results.push(
-        r === "+"
-          ? { ok: true, id: task.id }
-          : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
-      );
-    });
+    const call = add.encode(this.keys, batch);
+    add.decode(await this.#conn.eval(add.script, call.keys, call.args), batch, results);
   }
 
   /** Deliver up to `count` new tasks, blocking in short windows up to `block` ms. */
@@ -350,36 +318,9 @@ export class RedisStreamQueue implements MessageQueue {
   ): Promise<boolean[]> {
     const results: boolean[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
-      const keys = [this.keys.stream];
-      // Ownership is read with one XPENDING over the batch's id range; the
-      // consumer also owns its other running and prefetched deliveries there.
-      const [lo, hi] = idRange(batch);
-      const args = [
-        consumer.group,
-        consumer.name,
-        this.#deleteOnAck,
-        String(batch.length * 4 + 1_000),
-        lo,
-        hi,
-        String(batch.length),
-      ];
-      const locks: string[] = [];
-      batch.forEach((d, i) => {
-        args.push(d.deliveryId, String(d.deliveryCount));
-        const lock = d.unique
-          ? { key: this.keys.unique(d.unique.key), token: d.unique.token }
-          : this.#held.get(d.deliveryId);
-        if (lock) {
-          keys.push(lock.key);
-          locks.push(String(i + 1), String(keys.length), lock.token);
-        }
-      });
-      for (const l of locks) args.push(l);
-      const reply = await this.#conn.eval(ackScript, keys, args) as number[];
-      batch.forEach((d, i) => {
-        this.#held.delete(d.deliveryId);
-        results.push(Number(reply[i]) === 1);
-      });
+      const call = ack.encode(this.keys, consumer, batch, this.#held, this.#deleteOnAck);
+      ack.decode(await this.#conn.eval(ack.script, call.keys, call.args), batch.length, results);
+      for (const d of batch) this.#held.delete(d.deliveryId);
     }
     return results;
   }
@@ -398,7 +339,7 @@ export class RedisStreamQueue implements MessageQueue {
       String(delivery.deliveryCount),
       String(Math.max(0, Math.round(delay))),
       this.keys.delayedChannel,
-      this.#deleteOnAck,
+      this.#deleteOnAck ? "1" : "0",
       delivery.unique?.token ?? "",
       ...fields,
     ]);
@@ -424,7 +365,7 @@ export class RedisStreamQueue implements MessageQueue {
       consumer.name,
       delivery.deliveryId,
       String(delivery.deliveryCount),
-      this.#deleteOnAck,
+      this.#deleteOnAck ? "1" : "0",
       delivery.unique?.token ?? "",
       String(Math.max(0, Math.ceil(options.handlerLease ?? 0))),
       ...deadLetterFields(delivery, reason, error),

@@ -1,7 +1,9 @@
 /**
- * Lua fragments shared by several scripts, and the script descriptor type.
- * Every script takes all the keys it touches in KEYS (Cluster-safe: they
- * share one hash tag) and reads time from the server's `TIME`.
+ * Lua fragments shared by several scripts, the script descriptor type and
+ * the shape of a call's KEYS and ARGV. Every script takes all the keys it
+ * touches in KEYS (Cluster-safe: they share one hash tag) and reads time
+ * from the server's `TIME`. Each script's file holds its Lua, its KEYS/ARGV
+ * layout, and `encode`/`decode`, the only code that knows that layout.
  *
  * @module
  */
@@ -12,6 +14,25 @@ export interface LuaScript {
   readonly name: string;
   /** Lua source. */
   readonly source: string;
+}
+
+/**
+ * The KEYS and ARGV of one script call, built by the script's `encode`.
+ * Every key shares the queue's hash tag, so a call is one Cluster slot.
+ */
+export interface ScriptCall {
+  /** KEYS, the stream (or the script's first key) first: a cluster routes by it. */
+  readonly keys: string[];
+  /** ARGV. */
+  readonly args: string[];
+}
+
+/** A unique lock a delivery holds: its key and the token that owns it. */
+export interface LockRef {
+  /** The lock's key. */
+  readonly key: string;
+  /** The token written by the add that took the lock. */
+  readonly token: string;
 }
 
 /**

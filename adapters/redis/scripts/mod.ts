@@ -1,11 +1,13 @@
 /**
- * The Lua scripts of the Redis transport, one per file.
+ * The Lua scripts of the Redis transport, one per file. A script converted
+ * to its own codec is exported as a namespace: `script` (the Lua),
+ * `encode(...)` (its KEYS and ARGV) and `decode(reply, ...)`.
  *
  * @module
  */
-export type { LuaScript } from "./_lib.ts";
-export { addScript } from "./add.ts";
-export { ackScript } from "./ack.ts";
+export type { LockRef, LuaScript, ScriptCall } from "./_lib.ts";
+export * as add from "./add.ts";
+export * as ack from "./ack.ts";
 export { heartbeatScript } from "./heartbeat.ts";
 export { reclaimScript } from "./reclaim.ts";
 export { retryScript } from "./retry.ts";
