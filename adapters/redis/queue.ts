@@ -51,9 +51,9 @@ import {
   add,
   countsScript,
   claimFailedHandlersScript,
-  deadLetterScript,
+  deadLetter,
   deleteDeadLetterScript,
-  heartbeatScript,
+  heartbeat,
   listInstancesScript,
   promoteScript,
   pruneConsumersScript,
@@ -62,7 +62,7 @@ import {
   registerInstanceScript,
   removeConsumerScript,
   replayDeadLetterScript,
-  retryScript,
+  retry,
   type LockRef,
   unregisterInstanceScript,
 } from "./scripts/mod.ts";
@@ -72,10 +72,10 @@ export type { RedisStreamQueueOptions };
 const ALL_SCRIPTS = [
   add.script,
   ack.script,
-  heartbeatScript,
+  heartbeat.script,
   reclaimScript,
-  retryScript,
-  deadLetterScript,
+  retry.script,
+  deadLetter.script,
   promoteScript,
   pruneConsumersScript,
   countsScript,
@@ -329,22 +329,10 @@ export class RedisStreamQueue implements MessageQueue {
   async retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
     const subscribing = this.#announcements.opening;
     if (subscribing && delay > 0) await subscribing;
-    const keys = [this.keys.stream, this.keys.delayed];
-    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
-    const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique, delivery.dispatchedAt);
-    const reply = await this.#conn.eval(retryScript, keys, [
-      consumer.group,
-      consumer.name,
-      delivery.deliveryId,
-      String(delivery.deliveryCount),
-      String(Math.max(0, Math.round(delay))),
-      this.keys.delayedChannel,
-      this.#deleteOnAck ? "1" : "0",
-      delivery.unique?.token ?? "",
-      ...fields,
-    ]);
+    const call = retry.encode(this.keys, consumer, delivery, delay, this.#deleteOnAck);
+    const done = retry.decode(await this.#conn.eval(retry.script, call.keys, call.args));
     this.#held.delete(delivery.deliveryId);
-    return Number(reply) === 1;
+    return done;
   }
 
   /**
@@ -358,20 +346,18 @@ export class RedisStreamQueue implements MessageQueue {
     error: FailureRecord,
     options: DeadLetterOptions = {},
   ): Promise<string | false> {
-    const keys = [this.keys.stream, this.keys.dead, this.keys.handlers];
-    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
-    const reply = await this.#conn.eval(deadLetterScript, keys, [
-      consumer.group,
-      consumer.name,
-      delivery.deliveryId,
-      String(delivery.deliveryCount),
-      this.#deleteOnAck ? "1" : "0",
-      delivery.unique?.token ?? "",
-      String(Math.max(0, Math.ceil(options.handlerLease ?? 0))),
-      ...deadLetterFields(delivery, reason, error),
-    ]);
+    const call = deadLetter.encode(
+      this.keys,
+      consumer,
+      delivery,
+      reason,
+      error,
+      options.handlerLease ?? 0,
+      this.#deleteOnAck,
+    );
+    const id = deadLetter.decode(await this.#conn.eval(deadLetter.script, call.keys, call.args));
     this.#held.delete(delivery.deliveryId);
-    return typeof reply === "string" && reply !== "" ? reply : false;
+    return id;
   }
 
   /** Lease expired pending handler calls to the caller, in one script (lease on Redis `TIME`). */
@@ -397,25 +383,15 @@ export class RedisStreamQueue implements MessageQueue {
   ): Promise<string[]> {
     const lost: string[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
-      const keys = [this.keys.stream];
-      const args = [consumer.group, consumer.name];
-      for (const d of batch) {
-        const lock = this.#held.get(d.deliveryId);
-        let lockIndex = 0;
-        if (lock) {
-          keys.push(lock.key);
-          lockIndex = keys.length;
-        }
-        args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), lock?.token ?? "");
-      }
+      const call = heartbeat.encode(this.keys, consumer, batch, this.#held);
       const reply = await withDeadline(
-        this.#conn.eval(heartbeatScript, keys, args),
+        this.#conn.eval(heartbeat.script, call.keys, call.args),
         this.#heartbeatTimeout(batch),
         "a heartbeat",
-      ) as string[];
-      for (const id of reply) {
-        this.#held.delete(String(id));
-        lost.push(String(id));
+      );
+      for (const id of heartbeat.decode(reply)) {
+        this.#held.delete(id);
+        lost.push(id);
       }
     }
     return lost;

@@ -8,10 +8,10 @@
 export type { LockRef, LuaScript, ScriptCall } from "./_lib.ts";
 export * as add from "./add.ts";
 export * as ack from "./ack.ts";
-export { heartbeatScript } from "./heartbeat.ts";
+export * as heartbeat from "./heartbeat.ts";
 export { reclaimScript } from "./reclaim.ts";
-export { retryScript } from "./retry.ts";
-export { deadLetterScript } from "./dead_letter.ts";
+export * as retry from "./retry.ts";
+export * as deadLetter from "./dead_letter.ts";
 export { claimFailedHandlersScript, deleteDeadLetterScript } from "./failed_handlers.ts";
 export { promoteScript } from "./promote.ts";
 export { replayDeadLetterScript } from "./replay_dead_letter.ts";
