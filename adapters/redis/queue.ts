@@ -32,14 +32,13 @@ import type {
   StatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
-import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
 import { Announcements } from "./_announcements.ts";
 import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
 import { parseStats, statsFields } from "./_stats.ts";
 import {
   chunks,
-  idRange,
   MAX_STREAM_ID,
   redactRedisUrl,
   streamId,
@@ -49,15 +48,15 @@ import { type QueueKeys, queueKeys } from "./keys.ts";
 import {
   ack,
   add,
-  countsScript,
+  counts,
   claimFailedHandlersScript,
   deadLetter,
   deleteDeadLetterScript,
   heartbeat,
   listInstancesScript,
-  promoteScript,
+  promote,
   pruneConsumersScript,
-  reclaimScript,
+  reclaim,
   recordStatsScript,
   registerInstanceScript,
   removeConsumerScript,
@@ -73,12 +72,12 @@ const ALL_SCRIPTS = [
   add.script,
   ack.script,
   heartbeat.script,
-  reclaimScript,
+  reclaim.script,
   retry.script,
   deadLetter.script,
-  promoteScript,
+  promote.script,
   pruneConsumersScript,
-  countsScript,
+  counts.script,
   claimFailedHandlersScript,
 ];
 
@@ -416,26 +415,18 @@ export class RedisStreamQueue implements MessageQueue {
   async reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
     const want = Math.max(1, Math.floor(count));
     const cursor = this.#cursors.get(consumer.group) ?? "-";
-    const minIdle = Number.isFinite(this.#minReservation) ? Math.floor(this.#minReservation) : 0;
-    const scan = Math.min(1_000, Math.max(100, want * 10));
-    const reply = await withDeadline(this.#conn.eval(reclaimScript, [this.keys.stream], [
-      consumer.group,
-      consumer.name,
-      cursor,
-      String(want),
-      String(scan),
-      String(minIdle),
-      String(this.#defaultReservation),
-    ]), this.#commandTimeout, "a reclaim") as unknown[];
-    if (reply[0] === "NOGROUP") {
+    const call = reclaim.encode(this.keys, consumer, cursor, want, this.#minReservation, this.#defaultReservation);
+    const reply = reclaim.decode(
+      await withDeadline(this.#conn.eval(reclaim.script, call.keys, call.args), this.#commandTimeout, "a reclaim"),
+      this.#defaultReservation,
+    );
+    if (reply === null) {
       if (this.#groups.has(consumer.group)) await this.#groups.recover(consumer.group, "NOGROUP in reclaim");
       return { deliveries: [], lost: [] };
     }
-    this.#cursors.set(consumer.group, String(reply[0]));
-    const deliveries = (reply[1] as unknown[][]).map((c) =>
-      this.#track(decodeDelivery(String(c[0]), c[1], Number(c[2]), this.#defaultReservation))
-    );
-    const lost = (reply[2] as unknown[]).map(String);
+    this.#cursors.set(consumer.group, reply.cursor);
+    const { deliveries, lost } = reply;
+    for (const d of deliveries) this.#track(d);
     for (const id of lost) this.#held.delete(id);
     await this.#pruneConsumers(consumer);
     return { deliveries, lost };
@@ -461,16 +452,13 @@ export class RedisStreamQueue implements MessageQueue {
   /** Promote every due delayed task, in bounded script calls. */
   async promote(): Promise<PromoteResult> {
     let promoted = 0;
+    const call = promote.encode(this.keys, this.#promoteBatch);
     for (;;) {
-      const [moved, next, now] = await withDeadline(
-        this.#conn.eval(promoteScript, [this.keys.stream, this.keys.delayed], [String(this.#promoteBatch)]),
-        this.#commandTimeout,
-        "a promote",
-      ) as number[];
-      promoted += Number(moved);
-      if (Number(moved) < this.#promoteBatch) {
-        return { promoted, nextDueAt: Number(next) < 0 ? null : Number(next), now: Number(now) };
-      }
+      const reply = promote.decode(
+        await withDeadline(this.#conn.eval(promote.script, call.keys, call.args), this.#commandTimeout, "a promote"),
+      );
+      promoted += reply.moved;
+      if (reply.moved < this.#promoteBatch) return { promoted, nextDueAt: reply.nextDueAt, now: reply.now };
     }
   }
 
@@ -494,16 +482,8 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Counts for `group`: waiting (not yet delivered), in flight, delayed, dead, consumers. */
   async counts(group: string): Promise<QueueCounts> {
-    const r = await this.#conn.eval(countsScript, [this.keys.stream, this.keys.delayed, this.keys.dead], [
-      group,
-    ]) as number[];
-    return {
-      waiting: Number(r[0]),
-      inFlight: Number(r[1]),
-      delayed: Number(r[2]),
-      dead: Number(r[3]),
-      consumers: Number(r[4]),
-    };
+    const call = counts.encode(this.keys, group);
+    return counts.decode(await this.#conn.eval(counts.script, call.keys, call.args));
   }
 
   /** Delete the consumer from its group only if it owns nothing. */
