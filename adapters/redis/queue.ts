@@ -55,12 +55,12 @@ import {
   heartbeat,
   listInstancesScript,
   promote,
-  pruneConsumersScript,
+  pruneConsumers,
   reclaim,
   recordStatsScript,
   registerInstanceScript,
-  removeConsumerScript,
-  replayDeadLetterScript,
+  removeConsumer,
+  replayDeadLetter,
   retry,
   type LockRef,
   unregisterInstanceScript,
@@ -76,7 +76,7 @@ const ALL_SCRIPTS = [
   retry.script,
   deadLetter.script,
   promote.script,
-  pruneConsumersScript,
+  pruneConsumers.script,
   counts.script,
   claimFailedHandlersScript,
 ];
@@ -437,13 +437,8 @@ export class RedisStreamQueue implements MessageQueue {
     const now = Date.now();
     if ((this.#nextPrune.get(consumer.group) ?? 0) > now) return;
     this.#nextPrune.set(consumer.group, now + this.#consumerIdleTimeout / 10);
-    const deleted = Number(
-      await this.#conn.eval(pruneConsumersScript, [this.keys.stream], [
-        consumer.group,
-        String(Math.round(this.#consumerIdleTimeout)),
-        consumer.name,
-      ]),
-    );
+    const call = pruneConsumers.encode(this.keys, consumer.group, this.#consumerIdleTimeout, consumer.name);
+    const deleted = pruneConsumers.decode(await this.#conn.eval(pruneConsumers.script, call.keys, call.args));
     if (deleted > 0) {
       this.#logger.info("removed idle consumers that owned nothing", { queue: this.name, group: consumer.group, deleted });
     }
@@ -488,8 +483,8 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Delete the consumer from its group only if it owns nothing. */
   async removeConsumer(consumer: Consumer): Promise<boolean> {
-    const r = await this.#conn.eval(removeConsumerScript, [this.keys.stream], [consumer.group, consumer.name]);
-    return Number(r) === 1;
+    const call = removeConsumer.encode(this.keys, consumer);
+    return removeConsumer.decode(await this.#conn.eval(removeConsumer.script, call.keys, call.args));
   }
 
   /** Dead letters, oldest first, after `cursor` (exclusive). */
@@ -524,8 +519,8 @@ export class RedisStreamQueue implements MessageQueue {
   async replayDeadLetter(deadLetterId: string): Promise<boolean> {
     const id = streamId(deadLetterId);
     if (id === null) return false;
-    const r = await this.#conn.eval(replayDeadLetterScript, [this.keys.stream, this.keys.dead, this.keys.handlers], [id]);
-    return Number(r) === 1;
+    const call = replayDeadLetter.encode(this.keys, id);
+    return replayDeadLetter.decode(await this.#conn.eval(replayDeadLetter.script, call.keys, call.args));
   }
 
   /** Remove a dead letter and its pending handler call, atomically. */

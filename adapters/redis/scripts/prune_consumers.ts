@@ -1,4 +1,10 @@
-import type { LuaScript } from "./_lib.ts";
+/**
+ * The prune-consumers script: delete idle consumers that own nothing.
+ *
+ * @module
+ */
+import type { QueueKeys } from "../keys.ts";
+import type { LuaScript, ScriptCall } from "./_lib.ts";
 
 /**
  * Delete consumers left behind by crashed processes: those that own no
@@ -11,7 +17,7 @@ import type { LuaScript } from "./_lib.ts";
  * KEYS: 1 stream. ARGV: 1 group, 2 min idle ms, 3 consumer to keep.
  * Returns the number of consumers deleted.
  */
-export const pruneConsumersScript: LuaScript = {
+export const script: LuaScript = {
   name: "pruneConsumers",
   source: `
 local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
@@ -29,3 +35,22 @@ end
 return deleted
 `,
 };
+
+/**
+ * @param keys The queue's keys.
+ * @param group The consumer group.
+ * @param minIdle Idle time, in ms, from which a consumer that owns nothing is deleted.
+ * @param keep The consumer making the call (never deleted).
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, group: string, minIdle: number, keep: string): ScriptCall {
+  return { keys: [keys.stream], args: [group, String(Math.round(minIdle)), keep] };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns How many consumers were deleted.
+ */
+export function decode(reply: unknown): number {
+  return Number(reply);
+}

@@ -1,4 +1,11 @@
-import type { LuaScript } from "./_lib.ts";
+/**
+ * The remove-consumer script: delete a consumer that owns nothing.
+ *
+ * @module
+ */
+import type { Consumer } from "../../../src/queue.ts";
+import type { QueueKeys } from "../keys.ts";
+import type { LuaScript, ScriptCall } from "./_lib.ts";
 
 /**
  * Delete a consumer from its group only when it owns no delivery (a
@@ -7,7 +14,7 @@ import type { LuaScript } from "./_lib.ts";
  * KEYS: 1 stream. ARGV: 1 group, 2 consumer.
  * Returns 1 when removed or absent, 0 when it still owns deliveries.
  */
-export const removeConsumerScript: LuaScript = {
+export const script: LuaScript = {
   name: "removeConsumer",
   source: `
 local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
@@ -24,3 +31,20 @@ end
 return 1
 `,
 };
+
+/**
+ * @param keys The queue's keys.
+ * @param consumer The consumer to delete.
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, consumer: Consumer): ScriptCall {
+  return { keys: [keys.stream], args: [consumer.group, consumer.name] };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns Whether the consumer is gone (false: it still owns deliveries).
+ */
+export function decode(reply: unknown): boolean {
+  return Number(reply) === 1;
+}
