@@ -36,7 +36,7 @@ import { decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskF
 import { Announcements } from "./_announcements.ts";
 import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
-import { parseStats, statsFields } from "./_stats.ts";
+import { parseStats } from "./_stats.ts";
 import {
   chunks,
   MAX_STREAM_ID,
@@ -48,22 +48,22 @@ import { type QueueKeys, queueKeys } from "./keys.ts";
 import {
   ack,
   add,
+  claimFailedHandlers,
   counts,
-  claimFailedHandlersScript,
   deadLetter,
-  deleteDeadLetterScript,
+  deleteDeadLetter,
   heartbeat,
-  listInstancesScript,
+  listInstances,
+  type LockRef,
   promote,
   pruneConsumers,
   reclaim,
-  recordStatsScript,
-  registerInstanceScript,
+  recordStats,
+  registerInstance,
   removeConsumer,
   replayDeadLetter,
   retry,
-  type LockRef,
-  unregisterInstanceScript,
+  unregisterInstance,
 } from "./scripts/mod.ts";
 
 export type { RedisStreamQueueOptions };
@@ -78,7 +78,7 @@ const ALL_SCRIPTS = [
   promote.script,
   pruneConsumers.script,
   counts.script,
-  claimFailedHandlersScript,
+  claimFailedHandlers.script,
 ];
 
 function isPlain(task: NewTask): boolean {
@@ -361,11 +361,8 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Lease expired pending handler calls to the caller, in one script (lease on Redis `TIME`). */
   async claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
-    const reply = await this.#conn.eval(claimFailedHandlersScript, [this.keys.handlers, this.keys.dead], [
-      String(Math.max(1, Math.ceil(options.lease))),
-      String(Math.max(1, Math.floor(options.count))),
-    ]);
-    return rangeEntries(reply).map(([id, f]) => decodeDeadLetter(id, f));
+    const call = claimFailedHandlers.encode(this.keys, options.lease, options.count);
+    return claimFailedHandlers.decode(await this.#conn.eval(claimFailedHandlers.script, call.keys, call.args));
   }
 
   /** Drop the pending handler call of a dead letter (ZREM; idempotent). */
@@ -527,8 +524,8 @@ export class RedisStreamQueue implements MessageQueue {
   async deleteDeadLetter(deadLetterId: string): Promise<boolean> {
     const id = streamId(deadLetterId);
     if (id === null) return false;
-    const r = await this.#conn.eval(deleteDeadLetterScript, [this.keys.dead, this.keys.handlers], [id]);
-    return Number(r) === 1;
+    const call = deleteDeadLetter.encode(this.keys, id);
+    return deleteDeadLetter.decode(await this.#conn.eval(deleteDeadLetter.script, call.keys, call.args));
   }
 
   /**
@@ -538,9 +535,8 @@ export class RedisStreamQueue implements MessageQueue {
    * + name (histogram buckets).
    */
   async recordStats(delta: StatsDelta): Promise<void> {
-    const args = statsFields(delta);
-    for (const batch of chunks(args, 4_000)) {
-      await this.#conn.eval(recordStatsScript, [this.keys.stats], batch);
+    for (const call of recordStats.encode(this.keys, delta)) {
+      await this.#conn.eval(recordStats.script, call.keys, call.args);
     }
   }
 
@@ -552,48 +548,20 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Register or refresh an instance; it expires `ttl` ms later (server clock). */
   async registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
-    const json = JSON.stringify({
-      id: info.id,
-      host: info.host,
-      pid: info.pid,
-      workers: info.workers,
-      busy: info.busy,
-      startedAt: info.startedAt,
-    });
-    await this.#conn.eval(registerInstanceScript, [this.keys.instances, this.keys.instanceInfo], [
-      info.id,
-      json,
-      String(Math.max(1, Math.round(ttl))),
-    ]);
+    const call = registerInstance.encode(this.keys, info, ttl);
+    await this.#conn.eval(registerInstance.script, call.keys, call.args);
   }
 
   /** Remove an instance from the registry. */
   async unregisterInstance(id: string): Promise<void> {
-    await this.#conn.eval(unregisterInstanceScript, [this.keys.instances, this.keys.instanceInfo], [id]);
+    const call = unregisterInstance.encode(this.keys, id);
+    await this.#conn.eval(unregisterInstance.script, call.keys, call.args);
   }
 
   /** Live instances (expired ones pruned). */
   async instances(): Promise<InstanceInfo[]> {
-    const reply = await this.#conn.eval(listInstancesScript, [this.keys.instances, this.keys.instanceInfo], []) as
-      string[];
-    const out: InstanceInfo[] = [];
-    for (const raw of reply) {
-      const s = String(raw);
-      const nl = s.indexOf("\n");
-      try {
-        const info = JSON.parse(s.slice(nl + 1)) as InstanceInfo;
-        out.push({
-          id: String(info.id),
-          host: String(info.host),
-          pid: Number(info.pid),
-          workers: Number(info.workers),
-          busy: Number(info.busy),
-          startedAt: Number(info.startedAt),
-          lastSeen: Number(s.slice(0, nl)),
-        });
-      } catch { /* a foreign value: skip it */ }
-    }
-    return out;
+    const call = listInstances.encode(this.keys);
+    return listInstances.decode(await this.#conn.eval(listInstances.script, call.keys, call.args));
   }
 
   /** A fleet-wide one-shot token (SET NX PX). */

@@ -76,6 +76,21 @@ local now = now_ms()
 `;
 
 /**
+ * `prune(now)`: drop instances whose expiry (score in KEYS[1], the expiry
+ * set) is before `now`, and their info in KEYS[2]. Comes after
+ * {@linkcode LUA_TIME}.
+ */
+export const LUA_PRUNE_INSTANCES = `
+local function prune(now)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(now))
+  for _, id in ipairs(gone) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
+end
+`;
+
+/**
  * Unique locks. The value is `taskId\ntoken\ntakenAt\nholdFor\nttl`.
  * `lock_parse(v)` splits it; `lock_release(key, token, now)` releases by
  * token, keeping the lock until `takenAt + holdFor`; `lock_extend(key,
