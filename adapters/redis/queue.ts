@@ -258,7 +258,7 @@ export class RedisStreamQueue implements MessageQueue {
 
   async #addScripted(batch: readonly NewTask[], results: AddResult[]): Promise<void> {
     const call = add.encode(this.keys, batch);
-    add.decode(await this.#conn.eval(add.script, call.keys, call.args), batch, results);
+    add.decode(await this.#conn.eval(add.script, call), batch, results);
   }
 
   /** Deliver up to `count` new tasks, blocking in short windows up to `block` ms. */
@@ -318,7 +318,7 @@ export class RedisStreamQueue implements MessageQueue {
     const results: boolean[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
       const call = ack.encode(this.keys, consumer, batch, this.#held, this.#deleteOnAck);
-      ack.decode(await this.#conn.eval(ack.script, call.keys, call.args), batch.length, results);
+      ack.decode(await this.#conn.eval(ack.script, call), batch.length, results);
       for (const d of batch) this.#held.delete(d.deliveryId);
     }
     return results;
@@ -329,7 +329,7 @@ export class RedisStreamQueue implements MessageQueue {
     const subscribing = this.#announcements.opening;
     if (subscribing && delay > 0) await subscribing;
     const call = retry.encode(this.keys, consumer, delivery, delay, this.#deleteOnAck);
-    const done = retry.decode(await this.#conn.eval(retry.script, call.keys, call.args));
+    const done = retry.decode(await this.#conn.eval(retry.script, call));
     this.#held.delete(delivery.deliveryId);
     return done;
   }
@@ -354,7 +354,7 @@ export class RedisStreamQueue implements MessageQueue {
       options.handlerLease ?? 0,
       this.#deleteOnAck,
     );
-    const id = deadLetter.decode(await this.#conn.eval(deadLetter.script, call.keys, call.args));
+    const id = deadLetter.decode(await this.#conn.eval(deadLetter.script, call));
     this.#held.delete(delivery.deliveryId);
     return id;
   }
@@ -362,7 +362,7 @@ export class RedisStreamQueue implements MessageQueue {
   /** Lease expired pending handler calls to the caller, in one script (lease on Redis `TIME`). */
   async claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
     const call = claimFailedHandlers.encode(this.keys, options.lease, options.count);
-    return claimFailedHandlers.decode(await this.#conn.eval(claimFailedHandlers.script, call.keys, call.args));
+    return claimFailedHandlers.decode(await this.#conn.eval(claimFailedHandlers.script, call));
   }
 
   /** Drop the pending handler call of a dead letter (ZREM; idempotent). */
@@ -381,7 +381,7 @@ export class RedisStreamQueue implements MessageQueue {
     for (const batch of chunks(deliveries, this.#batchLimit)) {
       const call = heartbeat.encode(this.keys, consumer, batch, this.#held);
       const reply = await withDeadline(
-        this.#conn.eval(heartbeat.script, call.keys, call.args),
+        this.#conn.eval(heartbeat.script, call),
         this.#heartbeatTimeout(batch),
         "a heartbeat",
       );
@@ -414,7 +414,7 @@ export class RedisStreamQueue implements MessageQueue {
     const cursor = this.#cursors.get(consumer.group) ?? "-";
     const call = reclaim.encode(this.keys, consumer, cursor, want, this.#minReservation, this.#defaultReservation);
     const reply = reclaim.decode(
-      await withDeadline(this.#conn.eval(reclaim.script, call.keys, call.args), this.#commandTimeout, "a reclaim"),
+      await withDeadline(this.#conn.eval(reclaim.script, call), this.#commandTimeout, "a reclaim"),
       this.#defaultReservation,
     );
     if (reply === null) {
@@ -435,7 +435,7 @@ export class RedisStreamQueue implements MessageQueue {
     if ((this.#nextPrune.get(consumer.group) ?? 0) > now) return;
     this.#nextPrune.set(consumer.group, now + this.#consumerIdleTimeout / 10);
     const call = pruneConsumers.encode(this.keys, consumer.group, this.#consumerIdleTimeout, consumer.name);
-    const deleted = pruneConsumers.decode(await this.#conn.eval(pruneConsumers.script, call.keys, call.args));
+    const deleted = pruneConsumers.decode(await this.#conn.eval(pruneConsumers.script, call));
     if (deleted > 0) {
       this.#logger.info("removed idle consumers that owned nothing", { queue: this.name, group: consumer.group, deleted });
     }
@@ -447,7 +447,7 @@ export class RedisStreamQueue implements MessageQueue {
     const call = promote.encode(this.keys, this.#promoteBatch);
     for (;;) {
       const reply = promote.decode(
-        await withDeadline(this.#conn.eval(promote.script, call.keys, call.args), this.#commandTimeout, "a promote"),
+        await withDeadline(this.#conn.eval(promote.script, call), this.#commandTimeout, "a promote"),
       );
       promoted += reply.moved;
       if (reply.moved < this.#promoteBatch) return { promoted, nextDueAt: reply.nextDueAt, now: reply.now };
@@ -475,13 +475,13 @@ export class RedisStreamQueue implements MessageQueue {
   /** Counts for `group`: waiting (not yet delivered), in flight, delayed, dead, consumers. */
   async counts(group: string): Promise<QueueCounts> {
     const call = counts.encode(this.keys, group);
-    return counts.decode(await this.#conn.eval(counts.script, call.keys, call.args));
+    return counts.decode(await this.#conn.eval(counts.script, call));
   }
 
   /** Delete the consumer from its group only if it owns nothing. */
   async removeConsumer(consumer: Consumer): Promise<boolean> {
     const call = removeConsumer.encode(this.keys, consumer);
-    return removeConsumer.decode(await this.#conn.eval(removeConsumer.script, call.keys, call.args));
+    return removeConsumer.decode(await this.#conn.eval(removeConsumer.script, call));
   }
 
   /** Dead letters, oldest first, after `cursor` (exclusive). */
@@ -517,7 +517,7 @@ export class RedisStreamQueue implements MessageQueue {
     const id = streamId(deadLetterId);
     if (id === null) return false;
     const call = replayDeadLetter.encode(this.keys, id);
-    return replayDeadLetter.decode(await this.#conn.eval(replayDeadLetter.script, call.keys, call.args));
+    return replayDeadLetter.decode(await this.#conn.eval(replayDeadLetter.script, call));
   }
 
   /** Remove a dead letter and its pending handler call, atomically. */
@@ -525,7 +525,7 @@ export class RedisStreamQueue implements MessageQueue {
     const id = streamId(deadLetterId);
     if (id === null) return false;
     const call = deleteDeadLetter.encode(this.keys, id);
-    return deleteDeadLetter.decode(await this.#conn.eval(deleteDeadLetter.script, call.keys, call.args));
+    return deleteDeadLetter.decode(await this.#conn.eval(deleteDeadLetter.script, call));
   }
 
   /**
@@ -536,7 +536,7 @@ export class RedisStreamQueue implements MessageQueue {
    */
   async recordStats(delta: StatsDelta): Promise<void> {
     for (const call of recordStats.encode(this.keys, delta)) {
-      await this.#conn.eval(recordStats.script, call.keys, call.args);
+      await this.#conn.eval(recordStats.script, call);
     }
   }
 
@@ -549,19 +549,19 @@ export class RedisStreamQueue implements MessageQueue {
   /** Register or refresh an instance; it expires `ttl` ms later (server clock). */
   async registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
     const call = registerInstance.encode(this.keys, info, ttl);
-    await this.#conn.eval(registerInstance.script, call.keys, call.args);
+    await this.#conn.eval(registerInstance.script, call);
   }
 
   /** Remove an instance from the registry. */
   async unregisterInstance(id: string): Promise<void> {
     const call = unregisterInstance.encode(this.keys, id);
-    await this.#conn.eval(unregisterInstance.script, call.keys, call.args);
+    await this.#conn.eval(unregisterInstance.script, call);
   }
 
   /** Live instances (expired ones pruned). */
   async instances(): Promise<InstanceInfo[]> {
     const call = listInstances.encode(this.keys);
-    return listInstances.decode(await this.#conn.eval(listInstances.script, call.keys, call.args));
+    return listInstances.decode(await this.#conn.eval(listInstances.script, call));
   }
 
   /** A fleet-wide one-shot token (SET NX PX). */

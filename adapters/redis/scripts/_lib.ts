@@ -76,6 +76,25 @@ local now = now_ms()
 `;
 
 /**
+ * `consumers(stream, group)`: the group's consumers, each as a table of its
+ * XINFO CONSUMERS fields (`name`, `pending`, `idle`, ...), or nil when the
+ * group (or the stream) does not exist.
+ */
+export const LUA_CONSUMERS = `
+local function consumers(stream, group)
+  local info = redis.pcall('XINFO', 'CONSUMERS', stream, group)
+  if type(info) ~= 'table' or info.err then return nil end
+  local out = {}
+  for i, c in ipairs(info) do
+    local f = {}
+    for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+    out[i] = f
+  end
+  return out
+end
+`;
+
+/**
  * `prune(now)`: drop instances whose expiry (score in KEYS[1], the expiry
  * set) is before `now`, and their info in KEYS[2]. Comes after
  * {@linkcode LUA_TIME}.

@@ -4,7 +4,7 @@
  * @module
  */
 import type { QueueKeys } from "../keys.ts";
-import type { LuaScript, ScriptCall } from "./_lib.ts";
+import { LUA_CONSUMERS, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Delete consumers left behind by crashed processes: those that own no
@@ -19,14 +19,12 @@ import type { LuaScript, ScriptCall } from "./_lib.ts";
  */
 export const script: LuaScript = {
   name: "pruneConsumers",
-  source: `
-local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-if type(info) ~= 'table' or info.err then return 0 end
+  source: LUA_CONSUMERS + `
+local all = consumers(KEYS[1], ARGV[1])
+if not all then return 0 end
 local min_idle = tonumber(ARGV[2])
 local deleted = 0
-for _, c in ipairs(info) do
-  local f = {}
-  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+for _, f in ipairs(all) do
   if f['name'] ~= ARGV[3] and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= min_idle then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
     deleted = deleted + 1

@@ -5,7 +5,7 @@
  */
 import type { Consumer } from "../../../src/queue.ts";
 import type { QueueKeys } from "../keys.ts";
-import type { LuaScript, ScriptCall } from "./_lib.ts";
+import { LUA_CONSUMERS, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Delete a consumer from its group only when it owns no delivery (a
@@ -16,12 +16,10 @@ import type { LuaScript, ScriptCall } from "./_lib.ts";
  */
 export const script: LuaScript = {
   name: "removeConsumer",
-  source: `
-local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-if type(info) ~= 'table' or info.err then return 1 end
-for _, c in ipairs(info) do
-  local f = {}
-  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+  source: LUA_CONSUMERS + `
+local all = consumers(KEYS[1], ARGV[1])
+if not all then return 1 end
+for _, f in ipairs(all) do
   if f['name'] == ARGV[2] then
     if tonumber(f['pending']) > 0 then return 0 end
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
