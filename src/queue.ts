@@ -407,10 +407,12 @@ export interface DeliveryTransport {
    * (reset their idle time; extend their unique locks' backstop TTL) in one
    * call. Returns the `deliveryId`s it no longer owns (reclaimed by another
    * consumer or gone); the engine aborts those tasks and never acks them.
+   * The engine passes the deliveries it holds; a transport may use their
+   * `reservationTimeout` to bound how long the call may take.
    */
   heartbeat(
     consumer: Consumer,
-    deliveries: readonly DeliveryRef[],
+    deliveries: readonly (DeliveryRef & Pick<Delivery, "reservationTimeout">)[],
   ): Promise<string[]>;
 
   /**

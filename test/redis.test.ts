@@ -571,4 +571,35 @@ describe("RedisStreamQueue on Redis", () => {
     assert.throws(() => new RedisStreamQueue(admin as unknown as RedisClientLike, { queue: "a}b" }), /'queue'.*"a}b"/);
     assert.throws(() => new RedisStreamQueue(admin as unknown as RedisClientLike, { prefix: "" }), /'prefix'/);
   });
+
+  it("gives entries without a reservation defaultReservationTimeout, or its deprecated alias reclaimDelay", async () => {
+    const client = await connected();
+    try {
+      for (const options of [{ defaultReservationTimeout: 12_345 }, { reclaimDelay: 12_345 }]) {
+        const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), ...options });
+        await queue.init("g");
+        await client.sendCommand(["XADD", queue.keys.stream, "*", "foo", "bar"]);
+        const [d] = await queue.receive({ group: "g", name: "c" }, { count: 1, block: 0 });
+        assert.ok(d?.malformed, JSON.stringify(options));
+        assert.equal(d.reservationTimeout, 12_345, JSON.stringify(options));
+        await queue.close();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("rejects defaultReservationTimeout given together with reclaimDelay, and checks each by its own name", () => {
+    const c = admin as unknown as RedisClientLike;
+    assert.throws(
+      () => new RedisStreamQueue(c, { defaultReservationTimeout: 1_000, reclaimDelay: 1_000 }),
+      (error: Error) => error.name === "ConfigError" && /'reclaimDelay'.*'defaultReservationTimeout'/.test(error.message),
+    );
+    assert.throws(() => new RedisStreamQueue(c, { reclaimDelay: 0 }), /Cannot create RedisStreamQueue: 'reclaimDelay'.*got 0/);
+    assert.throws(
+      () => new RedisStreamQueue(c, { defaultReservationTimeout: -1 }),
+      /Cannot create RedisStreamQueue: 'defaultReservationTimeout'.*got -1/,
+    );
+    assert.throws(() => new RedisStreamQueue(c, { batchLimit: Number.NaN }), /'batchLimit' must be a positive number, got NaN/);
+  });
 });

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { describeValue } from "../../src/errors.ts";
 import {
   DEAD_LETTER_REASONS,
   type DeadLetter,
@@ -181,7 +182,7 @@ export function decodeDelivery(
   const problems: string[] = [];
   if (!f) problems.push("entry has no fields (deleted or trimmed)");
   else if (f.garbled !== undefined) problems.push("delayed entry could not be decoded");
-  else if (f.m !== undefined && !unpackMeta(f, f.m)) problems.push(`bad field 'm': ${JSON.stringify(f.m)}`);
+  else if (f.m !== undefined && !unpackMeta(f, f.m)) problems.push(`bad field 'm': ${describeValue(f.m)}`);
   const get = (k: keyof TaskEntry): string | undefined => (f ? f[k] : undefined);
   if (f && f.garbled === undefined) {
     if (f.id === undefined) problems.push("missing field 'id'");
@@ -189,9 +190,9 @@ export function decodeDelivery(
     if (f.body === undefined) problems.push("missing field 'body'");
   }
   const attempt = nonNegativeInt(get("attempt"));
-  if (f && f.garbled === undefined && attempt === null) problems.push(`bad field 'attempt': ${JSON.stringify(get("attempt") ?? null)}`);
+  if (f && f.garbled === undefined && attempt === null) problems.push(`bad field 'attempt': ${describeValue(get("attempt") ?? null)}`);
   const rt = nonNegativeInt(get("rt"));
-  if (f && f.garbled === undefined && rt === null) problems.push(`bad field 'rt': ${JSON.stringify(get("rt") ?? null)}`);
+  if (f && f.garbled === undefined && rt === null) problems.push(`bad field 'rt': ${describeValue(get("rt") ?? null)}`);
   const readyAt = nonNegativeInt(get("rat")) ?? idTime(deliveryId);
   const delivery: Delivery = {
     deliveryId,

@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { LuaScript } from "./scripts/_lib.ts";
+import type { LuaScript, ScriptCall } from "./scripts/_lib.ts";
 
 /** Per-command options we pass (a subset of `@redis/client`'s). */
 export interface RedisCommandOptions {
@@ -16,18 +16,25 @@ export interface RedisCommandOptions {
 }
 
 /**
- * The part of a standalone `@redis/client` v6 client (`createClient()`) the
- * queue uses. The real client satisfies it.
+ * The members the queue uses that a standalone client and a cluster client
+ * share; `Self` is the client's own type (what `duplicate()` returns).
  */
-export interface RedisStandaloneClient {
-  sendCommand(args: readonly string[], options?: RedisCommandOptions): Promise<unknown>;
-  duplicate(): RedisStandaloneClient;
+export interface RedisClientCommon<Self> {
+  duplicate(): Self;
   connect(): Promise<unknown>;
   close(): Promise<unknown>;
   destroy(): unknown;
   subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): unknown;
   readonly isOpen: boolean;
+}
+
+/**
+ * The part of a standalone `@redis/client` v6 client (`createClient()`) the
+ * queue uses. The real client satisfies it.
+ */
+export interface RedisStandaloneClient extends RedisClientCommon<RedisStandaloneClient> {
+  sendCommand(args: readonly string[], options?: RedisCommandOptions): Promise<unknown>;
   /** Connected and answering (false while reconnecting). */
   readonly isReady?: boolean;
 }
@@ -36,7 +43,7 @@ export interface RedisStandaloneClient {
  * The part of a `@redis/client` v6 cluster client (`createCluster()`) the
  * queue uses. The real cluster client satisfies it.
  */
-export interface RedisClusterClient {
+export interface RedisClusterClient extends RedisClientCommon<RedisClusterClient> {
   /** Present on cluster clients only; used to tell the two apart. */
   readonly masters: readonly unknown[];
   sendCommand(
@@ -45,13 +52,6 @@ export interface RedisClusterClient {
     args: string[],
     options?: RedisCommandOptions,
   ): Promise<unknown>;
-  duplicate(): RedisClusterClient;
-  connect(): Promise<unknown>;
-  close(): Promise<unknown>;
-  destroy(): unknown;
-  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
-  on(event: "error", listener: (error: Error) => void): unknown;
-  readonly isOpen: boolean;
 }
 
 /** A connected `@redis/client` client or cluster client. */
@@ -120,11 +120,11 @@ export class Connection {
    * have it (restart, failover, SCRIPT FLUSH).
    *
    * @param script The script.
-   * @param keys All keys it touches (fixed ones first).
-   * @param args Its arguments.
+   * @param call Its KEYS (all it touches; the first routes the call on a cluster) and ARGV.
    * @returns The script's reply.
    */
-  async eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  async eval(script: LuaScript, call: ScriptCall): Promise<unknown> {
+    const { keys, args } = call;
     const tail = [String(keys.length)].concat(keys, args);
     try {
       return await this.send(keys[0], ["EVALSHA", shaOf(script)].concat(tail));

@@ -1,10 +1,10 @@
 /**
- * Small helpers of the Redis transport: option checks, batching, id ranges,
- * local deadlines, URL redaction.
+ * Small helpers of the Redis transport: batching, id ranges, local
+ * deadlines, URL redaction.
  *
  * @module
  */
-import { ConfigError, TransportError } from "../../src/errors.ts";
+import { TransportError } from "../../src/errors.ts";
 import type { DeliveryRef } from "../../src/queue.ts";
 
 const UINT64_MAX = "18446744073709551615";
@@ -53,31 +53,6 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** Validate a key-name option (no braces: they would break the hash tag). */
-export function checkName(option: string, value: unknown): string {
-  if (typeof value !== "string" || value.length === 0 || /[{}]/.test(value)) {
-    throw new ConfigError(
-      `Cannot create RedisStreamQueue: '${option}' must be a non-empty string without '{' or '}', got ${
-        JSON.stringify(value)
-      }`,
-      [{ message: "must be a non-empty string without braces", path: option }],
-    );
-  }
-  return value;
-}
-
-/** Validate an optional positive number option. */
-export function checkPositive(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(
-      `Cannot create RedisStreamQueue: '${option}' must be a positive number, got ${String(value)}`,
-      [{ message: "must be a positive number", path: option }],
-    );
-  }
-  return value;
 }
 
 /** How long an aborted blocking read may take to answer before it is dropped, in ms. */

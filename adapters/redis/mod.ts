@@ -13,6 +13,7 @@
 export { RedisStreamQueue, type RedisStreamQueueOptions } from "./queue.ts";
 export { redactRedisUrl } from "./_util.ts";
 export type {
+  RedisClientCommon,
   RedisClientLike,
   RedisClusterClient,
   RedisCommandOptions,

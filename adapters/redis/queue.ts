@@ -10,6 +10,7 @@ import process from "node:process";
 import { createClient } from "@redis/client";
 import { TransportError } from "../../src/errors.ts";
 import { type Logger, silentLogger } from "../../src/logger.ts";
+import { type RedisStreamQueueOptions, resolveRedisStreamQueueOptions } from "./options.ts";
 import type {
   AddResult,
   ClaimFailedHandlersOptions,
@@ -31,15 +32,13 @@ import type {
   StatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
-import { deadLetterFields, decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
 import { Announcements } from "./_announcements.ts";
+import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
-import { parseStats, statsFields } from "./_stats.ts";
+import { parseStats } from "./_stats.ts";
 import {
-  checkName,
-  checkPositive,
   chunks,
-  idRange,
   MAX_STREAM_ID,
   redactRedisUrl,
   streamId,
@@ -47,109 +46,40 @@ import {
 } from "./_util.ts";
 import { type QueueKeys, queueKeys } from "./keys.ts";
 import {
-  ackScript,
-  addScript,
-  countsScript,
-  claimFailedHandlersScript,
-  deadLetterScript,
-  deleteDeadLetterScript,
-  heartbeatScript,
-  listInstancesScript,
-  promoteScript,
-  pruneConsumersScript,
-  reclaimScript,
-  recordStatsScript,
-  registerInstanceScript,
-  removeConsumerScript,
-  replayDeadLetterScript,
-  retryScript,
-  unregisterInstanceScript,
+  ack,
+  add,
+  claimFailedHandlers,
+  counts,
+  deadLetter,
+  deleteDeadLetter,
+  heartbeat,
+  listInstances,
+  type LockRef,
+  promote,
+  pruneConsumers,
+  reclaim,
+  recordStats,
+  registerInstance,
+  removeConsumer,
+  replayDeadLetter,
+  retry,
+  unregisterInstance,
 } from "./scripts/mod.ts";
 
+export type { RedisStreamQueueOptions };
+
 const ALL_SCRIPTS = [
-  addScript,
-  ackScript,
-  heartbeatScript,
-  reclaimScript,
-  retryScript,
-  deadLetterScript,
-  promoteScript,
-  pruneConsumersScript,
-  countsScript,
-  claimFailedHandlersScript,
+  add.script,
+  ack.script,
+  heartbeat.script,
+  reclaim.script,
+  retry.script,
+  deadLetter.script,
+  promote.script,
+  pruneConsumers.script,
+  counts.script,
+  claimFailedHandlers.script,
 ];
-
-/** Options of {@linkcode RedisStreamQueue}. */
-export interface RedisStreamQueueOptions {
-  /**
-   * Namespace of the application's queues; part of every key's hash tag.
-   * Must not contain `{` or `}`.
-   * @default "taskrunner"
-   */
-  prefix?: string;
-  /**
-   * Queue name; one stream per queue, many task names per queue. Must not
-   * contain `{` or `}`.
-   * @default "default"
-   */
-  queue?: string;
-  /**
-   * Reservation, in milliseconds, for entries that carry none (written by a
-   * foreign producer).
-   * @default 30000
-   */
-  reclaimDelay?: number;
-  /**
-   * Delete entries from the stream once acknowledged (by every consumer
-   * group), so the stream holds only outstanding work. Turning it off keeps
-   * completed entries until you trim the stream yourself.
-   * @default true
-   */
-  deleteOnAck?: boolean;
-  /**
-   * Longest single `XREADGROUP BLOCK` window, in milliseconds; longer waits
-   * loop. Bounds how long a stopping reader can take when it cannot be
-   * unblocked.
-   * @default 1000
-   */
-  blockWindow?: number;
-  /**
-   * Most delayed tasks moved per promote script call (calls loop until
-   * nothing due remains).
-   * @default 1000
-   */
-  promoteBatch?: number;
-  /**
-   * Most tasks (or deliveries) per script call; keeps Lua well under its
-   * unpack limit.
-   * @default 500
-   */
-  batchLimit?: number;
-  /**
-   * Longest wait, in milliseconds, for control commands (connecting the
-   * blocking reader, reclaim, promote) and beyond a blocking read's window.
-   * Heartbeats wait at most half the shortest reservation they cover, so a
-   * cut-off worker notices before its tasks can be reclaimed. Hot-path
-   * commands (add, ack, receive) run without a timer.
-   * @default 5000
-   */
-  commandTimeout?: number;
-  /**
-   * Consumers that own no delivery and have been idle this long, in
-   * milliseconds, are deleted from their group by reclaim passes (left
-   * behind by crashed processes). Deleting a live consumer that owns nothing
-   * loses nothing: its next read that returns work recreates it.
-   * @default 600000
-   */
-  consumerIdleTimeout?: number;
-  /** Where warnings (eviction policy, recreated groups) go. @default silentLogger */
-  logger?: Logger;
-}
-
-interface HeldLock {
-  key: string;
-  token: string;
-}
 
 function isPlain(task: NewTask): boolean {
   return !task.unique && !((task.delay ?? 0) > 0);
@@ -187,8 +117,8 @@ export class RedisStreamQueue implements MessageQueue {
   #conn: Connection;
   #ownsClient = false;
   #logger: Logger;
-  #deleteOnAck: string;
-  #reclaimDelay: number;
+  #deleteOnAck: boolean;
+  #defaultReservation: number;
   #blockWindow: number;
   #promoteBatch: number;
   #batchLimit: number;
@@ -197,11 +127,9 @@ export class RedisStreamQueue implements MessageQueue {
   #nextPrune = new Map<string, number>();
   #closing = new AbortController();
   #closed = false;
-  #checked: Promise<void> | null = null;
-  #groups = new Set<string>();
-  #recovering = new Map<string, Promise<void>>();
+  #groups: Groups;
   #cursors = new Map<string, string>();
-  #held = new Map<string, HeldLock>();
+  #held = new Map<string, LockRef>();
   #minReservation = Infinity;
   #announcements: Announcements;
   #readers: BlockingReaders;
@@ -212,18 +140,19 @@ export class RedisStreamQueue implements MessageQueue {
    * @throws ConfigError when an option is invalid.
    */
   constructor(client: RedisClientLike, options: RedisStreamQueueOptions = {}) {
-    const prefix = checkName("prefix", options.prefix ?? "taskrunner");
-    const queue = checkName("queue", options.queue ?? "default");
-    this.keys = queueKeys(prefix, queue);
+    const o = resolveRedisStreamQueueOptions(options);
+    this.keys = queueKeys(o.prefix, o.queue);
     this.name = `redis:${this.keys.tag}`;
     this.#conn = new Connection(client);
-    this.#logger = options.logger ?? silentLogger;
-    this.#deleteOnAck = options.deleteOnAck === false ? "0" : "1";
-    this.#reclaimDelay = checkPositive("reclaimDelay", options.reclaimDelay, 30_000);
-    this.#blockWindow = checkPositive("blockWindow", options.blockWindow, 1_000);
-    this.#promoteBatch = Math.floor(checkPositive("promoteBatch", options.promoteBatch, 1_000));
-    this.#commandTimeout = checkPositive("commandTimeout", options.commandTimeout, 5_000);
-    this.#consumerIdleTimeout = checkPositive("consumerIdleTimeout", options.consumerIdleTimeout, 600_000);
+    this.#logger = o.logger;
+    this.#deleteOnAck = o.deleteOnAck;
+    this.#defaultReservation = o.defaultReservationTimeout;
+    this.#blockWindow = o.blockWindow;
+    this.#promoteBatch = o.promoteBatch;
+    this.#commandTimeout = o.commandTimeout;
+    this.#consumerIdleTimeout = o.consumerIdleTimeout;
+    this.#batchLimit = o.batchLimit;
+    this.#groups = new Groups(this.#conn, this.keys.stream, this.name, this.#logger);
     this.#readers = new BlockingReaders(
       this.#conn,
       this.keys.stream,
@@ -233,7 +162,6 @@ export class RedisStreamQueue implements MessageQueue {
       this.#closing.signal,
     );
     this.#announcements = new Announcements(this.#conn, this.keys.delayedChannel, this.keys.delayed, this.name, this.#logger);
-    this.#batchLimit = Math.min(1_000, Math.floor(checkPositive("batchLimit", options.batchLimit, 500)));
   }
 
   /**
@@ -288,67 +216,8 @@ export class RedisStreamQueue implements MessageQueue {
    * @throws TransportError when Redis is older than 7.0.
    */
   async init(group: string): Promise<void> {
-    this.#checked ??= this.#checkServer().catch((error) => {
-      this.#checked = null;
-      throw error;
-    });
-    await this.#checked;
-    await this.#createGroup(group);
-    this.#groups.add(group);
+    await this.#groups.init(group);
     await this.#conn.preload(this.keys.stream, ALL_SCRIPTS);
-  }
-
-  async #checkServer(): Promise<void> {
-    let server: string;
-    try {
-      server = String(await this.#conn.send(this.keys.stream, ["INFO", "server"]));
-    } catch (error) {
-      this.#logger.warn("cannot read INFO to check the Redis version", {
-        queue: this.name,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return;
-    }
-    const version = /redis_version:(\d+)\.(\d+)/.exec(server);
-    if (version && Number(version[1]) < 7) {
-      throw new TransportError(
-        `RedisStreamQueue needs Redis >= 7.0 (XAUTOCLAIM/XPENDING semantics, exclusive ranges); server reports ${
-          version[1]
-        }.${version[2]}`,
-      );
-    }
-    try {
-      const memory = String(await this.#conn.send(this.keys.stream, ["INFO", "memory"]));
-      const policy = /maxmemory_policy:(\S+)/.exec(memory)?.[1];
-      if (policy && policy !== "noeviction") {
-        this.#logger.warn(
-          `Redis maxmemory-policy is '${policy}': under memory pressure Redis may evict queue keys (tasks, unique locks) silently; set it to 'noeviction'`,
-          { queue: this.name, policy },
-        );
-      }
-    } catch { /* INFO memory refused by ACL: nothing to check */ }
-  }
-
-  async #createGroup(group: string): Promise<void> {
-    try {
-      await this.#conn.send(this.keys.stream, ["XGROUP", "CREATE", this.keys.stream, group, "0", "MKSTREAM"]);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
-    }
-  }
-
-  /** Recreate a group that vanished (stream deleted, group destroyed, restart without persistence). */
-  #recoverGroup(group: string, cause: unknown): Promise<void> {
-    let pending = this.#recovering.get(group);
-    if (!pending) {
-      this.#logger.error(
-        "consumer group missing (stream deleted, group destroyed, or Redis restarted without persistence): recreating it; tasks that were in flight may be lost",
-        { queue: this.name, group, error: cause instanceof Error ? cause.message : String(cause) },
-      );
-      pending = this.#createGroup(group).finally(() => this.#recovering.delete(group));
-      this.#recovering.set(group, pending);
-    }
-    return pending;
   }
 
   /** Add tasks, each with its unique lock in the same script. */
@@ -388,36 +257,8 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   async #addScripted(batch: readonly NewTask[], results: AddResult[]): Promise<void> {
-    const keys = [this.keys.stream, this.keys.delayed];
-    const args = [this.keys.delayedChannel, String(batch.length)];
-    for (const task of batch) {
-      let lockIndex = 0;
-      if (task.unique) {
-        keys.push(this.keys.unique(task.unique.key));
-        lockIndex = keys.length;
-      }
-      const fields = taskFields(task, task.unique);
-      const u = task.unique;
-      args.push(
-        String(Math.max(0, Math.round(task.delay ?? 0))),
-        String(lockIndex),
-        u?.token ?? "",
-        String(Math.max(0, Math.round(u?.holdFor ?? 0))),
-        String(Math.max(1, Math.round(u?.ttl ?? 1))),
-        task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
-        String(fields.length),
-        ...fields,
-      );
-    }
-    const reply = await this.#conn.eval(addScript, keys, args) as string[];
-    batch.forEach((task, i) => {
-      const r = String(reply[i]);
-      results.push(
-        r === "+"
-          ? { ok: true, id: task.id }
-          : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
-      );
-    });
+    const call = add.encode(this.keys, batch);
+    add.decode(await this.#conn.eval(add.script, call), batch, results);
   }
 
   /** Deliver up to `count` new tasks, blocking in short windows up to `block` ms. */
@@ -438,7 +279,7 @@ export class RedisStreamQueue implements MessageQueue {
           : await this.#conn.send(this.keys.stream, this.#readArgs(consumer, count, 0));
       } catch (error) {
         if (isNoGroupError(error) && !this.#closed && recoveries++ < 3) {
-          await this.#recoverGroup(consumer.group, error);
+          await this.#groups.recover(consumer.group, error);
           continue;
         }
         if (this.#closed || signal?.aborted) return [];
@@ -446,7 +287,7 @@ export class RedisStreamQueue implements MessageQueue {
       }
       const entries = readGroupEntries(reply);
       if (entries.length > 0) {
-        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#reclaimDelay)));
+        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#defaultReservation)));
       }
       if (window < 1 || deadline - Date.now() < 1) return [];
     }
@@ -476,36 +317,9 @@ export class RedisStreamQueue implements MessageQueue {
   ): Promise<boolean[]> {
     const results: boolean[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
-      const keys = [this.keys.stream];
-      // Ownership is read with one XPENDING over the batch's id range; the
-      // consumer also owns its other running and prefetched deliveries there.
-      const [lo, hi] = idRange(batch);
-      const args = [
-        consumer.group,
-        consumer.name,
-        this.#deleteOnAck,
-        String(batch.length * 4 + 1_000),
-        lo,
-        hi,
-        String(batch.length),
-      ];
-      const locks: string[] = [];
-      batch.forEach((d, i) => {
-        args.push(d.deliveryId, String(d.deliveryCount));
-        const lock = d.unique
-          ? { key: this.keys.unique(d.unique.key), token: d.unique.token }
-          : this.#held.get(d.deliveryId);
-        if (lock) {
-          keys.push(lock.key);
-          locks.push(String(i + 1), String(keys.length), lock.token);
-        }
-      });
-      for (const l of locks) args.push(l);
-      const reply = await this.#conn.eval(ackScript, keys, args) as number[];
-      batch.forEach((d, i) => {
-        this.#held.delete(d.deliveryId);
-        results.push(Number(reply[i]) === 1);
-      });
+      const call = ack.encode(this.keys, consumer, batch, this.#held, this.#deleteOnAck);
+      ack.decode(await this.#conn.eval(ack.script, call), batch.length, results);
+      for (const d of batch) this.#held.delete(d.deliveryId);
     }
     return results;
   }
@@ -514,22 +328,10 @@ export class RedisStreamQueue implements MessageQueue {
   async retry(consumer: Consumer, delivery: Delivery, delay: number): Promise<boolean> {
     const subscribing = this.#announcements.opening;
     if (subscribing && delay > 0) await subscribing;
-    const keys = [this.keys.stream, this.keys.delayed];
-    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
-    const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique, delivery.dispatchedAt);
-    const reply = await this.#conn.eval(retryScript, keys, [
-      consumer.group,
-      consumer.name,
-      delivery.deliveryId,
-      String(delivery.deliveryCount),
-      String(Math.max(0, Math.round(delay))),
-      this.keys.delayedChannel,
-      this.#deleteOnAck,
-      delivery.unique?.token ?? "",
-      ...fields,
-    ]);
+    const call = retry.encode(this.keys, consumer, delivery, delay, this.#deleteOnAck);
+    const done = retry.decode(await this.#conn.eval(retry.script, call));
     this.#held.delete(delivery.deliveryId);
-    return Number(reply) === 1;
+    return done;
   }
 
   /**
@@ -543,29 +345,24 @@ export class RedisStreamQueue implements MessageQueue {
     error: FailureRecord,
     options: DeadLetterOptions = {},
   ): Promise<string | false> {
-    const keys = [this.keys.stream, this.keys.dead, this.keys.handlers];
-    if (delivery.unique) keys.push(this.keys.unique(delivery.unique.key));
-    const reply = await this.#conn.eval(deadLetterScript, keys, [
-      consumer.group,
-      consumer.name,
-      delivery.deliveryId,
-      String(delivery.deliveryCount),
+    const call = deadLetter.encode(
+      this.keys,
+      consumer,
+      delivery,
+      reason,
+      error,
+      options.handlerLease ?? 0,
       this.#deleteOnAck,
-      delivery.unique?.token ?? "",
-      String(Math.max(0, Math.ceil(options.handlerLease ?? 0))),
-      ...deadLetterFields(delivery, reason, error),
-    ]);
+    );
+    const id = deadLetter.decode(await this.#conn.eval(deadLetter.script, call));
     this.#held.delete(delivery.deliveryId);
-    return typeof reply === "string" && reply !== "" ? reply : false;
+    return id;
   }
 
   /** Lease expired pending handler calls to the caller, in one script (lease on Redis `TIME`). */
   async claimFailedHandlers(_consumer: Consumer, options: ClaimFailedHandlersOptions): Promise<DeadLetter[]> {
-    const reply = await this.#conn.eval(claimFailedHandlersScript, [this.keys.handlers, this.keys.dead], [
-      String(Math.max(1, Math.ceil(options.lease))),
-      String(Math.max(1, Math.floor(options.count))),
-    ]);
-    return rangeEntries(reply).map(([id, f]) => decodeDeadLetter(id, f));
+    const call = claimFailedHandlers.encode(this.keys, options.lease, options.count);
+    return claimFailedHandlers.decode(await this.#conn.eval(claimFailedHandlers.script, call));
   }
 
   /** Drop the pending handler call of a dead letter (ZREM; idempotent). */
@@ -576,45 +373,38 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   /** Extend every reservation the consumer holds, in one script per chunk. */
-  async heartbeat(consumer: Consumer, deliveries: readonly DeliveryRef[]): Promise<string[]> {
+  async heartbeat(
+    consumer: Consumer,
+    deliveries: readonly (DeliveryRef & Pick<Delivery, "reservationTimeout">)[],
+  ): Promise<string[]> {
     const lost: string[] = [];
     for (const batch of chunks(deliveries, this.#batchLimit)) {
-      const keys = [this.keys.stream];
-      const args = [consumer.group, consumer.name];
-      for (const d of batch) {
-        const lock = this.#held.get(d.deliveryId);
-        let lockIndex = 0;
-        if (lock) {
-          keys.push(lock.key);
-          lockIndex = keys.length;
-        }
-        args.push(d.deliveryId, String(d.deliveryCount), String(lockIndex), lock?.token ?? "");
-      }
+      const call = heartbeat.encode(this.keys, consumer, batch, this.#held);
       const reply = await withDeadline(
-        this.#conn.eval(heartbeatScript, keys, args),
+        this.#conn.eval(heartbeat.script, call),
         this.#heartbeatTimeout(batch),
         "a heartbeat",
-      ) as string[];
-      for (const id of reply) {
-        this.#held.delete(String(id));
-        lost.push(String(id));
+      );
+      for (const id of heartbeat.decode(reply)) {
+        this.#held.delete(id);
+        lost.push(id);
       }
     }
     return lost;
   }
 
   /**
-   * Half the shortest reservation a heartbeat covers (the engine passes whole
-   * deliveries; bare refs fall back to the shortest reservation seen), capped
-   * by `commandTimeout`: a heartbeat slower than that cannot keep its tasks.
+   * Half the shortest positive reservation a heartbeat covers (none: the
+   * shortest reservation seen), capped by `commandTimeout`, at least 50 ms:
+   * a heartbeat slower than that cannot keep its tasks.
    */
-  #heartbeatTimeout(refs: readonly DeliveryRef[]): number {
+  #heartbeatTimeout(deliveries: readonly Pick<Delivery, "reservationTimeout">[]): number {
     let shortest = Infinity;
-    for (const ref of refs) {
-      const rt = (ref as Partial<Delivery>).reservationTimeout;
-      if (typeof rt === "number" && rt > 0 && rt < shortest) shortest = rt;
+    for (const d of deliveries) {
+      const rt = d.reservationTimeout;
+      if (rt > 0 && rt < shortest) shortest = rt;
     }
-    if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#reclaimDelay);
+    if (!Number.isFinite(shortest)) shortest = Math.min(this.#minReservation, this.#defaultReservation);
     return Math.max(50, Math.min(this.#commandTimeout, Math.floor(shortest / 2)));
   }
 
@@ -622,26 +412,18 @@ export class RedisStreamQueue implements MessageQueue {
   async reclaim(consumer: Consumer, count: number): Promise<ReclaimResult> {
     const want = Math.max(1, Math.floor(count));
     const cursor = this.#cursors.get(consumer.group) ?? "-";
-    const minIdle = Number.isFinite(this.#minReservation) ? Math.floor(this.#minReservation) : 0;
-    const scan = Math.min(1_000, Math.max(100, want * 10));
-    const reply = await withDeadline(this.#conn.eval(reclaimScript, [this.keys.stream], [
-      consumer.group,
-      consumer.name,
-      cursor,
-      String(want),
-      String(scan),
-      String(minIdle),
-      String(this.#reclaimDelay),
-    ]), this.#commandTimeout, "a reclaim") as unknown[];
-    if (reply[0] === "NOGROUP") {
-      if (this.#groups.has(consumer.group)) await this.#recoverGroup(consumer.group, "NOGROUP in reclaim");
+    const call = reclaim.encode(this.keys, consumer, cursor, want, this.#minReservation, this.#defaultReservation);
+    const reply = reclaim.decode(
+      await withDeadline(this.#conn.eval(reclaim.script, call), this.#commandTimeout, "a reclaim"),
+      this.#defaultReservation,
+    );
+    if (reply === null) {
+      if (this.#groups.has(consumer.group)) await this.#groups.recover(consumer.group, "NOGROUP in reclaim");
       return { deliveries: [], lost: [] };
     }
-    this.#cursors.set(consumer.group, String(reply[0]));
-    const deliveries = (reply[1] as unknown[][]).map((c) =>
-      this.#track(decodeDelivery(String(c[0]), c[1], Number(c[2]), this.#reclaimDelay))
-    );
-    const lost = (reply[2] as unknown[]).map(String);
+    this.#cursors.set(consumer.group, reply.cursor);
+    const { deliveries, lost } = reply;
+    for (const d of deliveries) this.#track(d);
     for (const id of lost) this.#held.delete(id);
     await this.#pruneConsumers(consumer);
     return { deliveries, lost };
@@ -652,13 +434,8 @@ export class RedisStreamQueue implements MessageQueue {
     const now = Date.now();
     if ((this.#nextPrune.get(consumer.group) ?? 0) > now) return;
     this.#nextPrune.set(consumer.group, now + this.#consumerIdleTimeout / 10);
-    const deleted = Number(
-      await this.#conn.eval(pruneConsumersScript, [this.keys.stream], [
-        consumer.group,
-        String(Math.round(this.#consumerIdleTimeout)),
-        consumer.name,
-      ]),
-    );
+    const call = pruneConsumers.encode(this.keys, consumer.group, this.#consumerIdleTimeout, consumer.name);
+    const deleted = pruneConsumers.decode(await this.#conn.eval(pruneConsumers.script, call));
     if (deleted > 0) {
       this.#logger.info("removed idle consumers that owned nothing", { queue: this.name, group: consumer.group, deleted });
     }
@@ -667,16 +444,13 @@ export class RedisStreamQueue implements MessageQueue {
   /** Promote every due delayed task, in bounded script calls. */
   async promote(): Promise<PromoteResult> {
     let promoted = 0;
+    const call = promote.encode(this.keys, this.#promoteBatch);
     for (;;) {
-      const [moved, next, now] = await withDeadline(
-        this.#conn.eval(promoteScript, [this.keys.stream, this.keys.delayed], [String(this.#promoteBatch)]),
-        this.#commandTimeout,
-        "a promote",
-      ) as number[];
-      promoted += Number(moved);
-      if (Number(moved) < this.#promoteBatch) {
-        return { promoted, nextDueAt: Number(next) < 0 ? null : Number(next), now: Number(now) };
-      }
+      const reply = promote.decode(
+        await withDeadline(this.#conn.eval(promote.script, call), this.#commandTimeout, "a promote"),
+      );
+      promoted += reply.moved;
+      if (reply.moved < this.#promoteBatch) return { promoted, nextDueAt: reply.nextDueAt, now: reply.now };
     }
   }
 
@@ -700,22 +474,14 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Counts for `group`: waiting (not yet delivered), in flight, delayed, dead, consumers. */
   async counts(group: string): Promise<QueueCounts> {
-    const r = await this.#conn.eval(countsScript, [this.keys.stream, this.keys.delayed, this.keys.dead], [
-      group,
-    ]) as number[];
-    return {
-      waiting: Number(r[0]),
-      inFlight: Number(r[1]),
-      delayed: Number(r[2]),
-      dead: Number(r[3]),
-      consumers: Number(r[4]),
-    };
+    const call = counts.encode(this.keys, group);
+    return counts.decode(await this.#conn.eval(counts.script, call));
   }
 
   /** Delete the consumer from its group only if it owns nothing. */
   async removeConsumer(consumer: Consumer): Promise<boolean> {
-    const r = await this.#conn.eval(removeConsumerScript, [this.keys.stream], [consumer.group, consumer.name]);
-    return Number(r) === 1;
+    const call = removeConsumer.encode(this.keys, consumer);
+    return removeConsumer.decode(await this.#conn.eval(removeConsumer.script, call));
   }
 
   /** Dead letters, oldest first, after `cursor` (exclusive). */
@@ -750,16 +516,16 @@ export class RedisStreamQueue implements MessageQueue {
   async replayDeadLetter(deadLetterId: string): Promise<boolean> {
     const id = streamId(deadLetterId);
     if (id === null) return false;
-    const r = await this.#conn.eval(replayDeadLetterScript, [this.keys.stream, this.keys.dead, this.keys.handlers], [id]);
-    return Number(r) === 1;
+    const call = replayDeadLetter.encode(this.keys, id);
+    return replayDeadLetter.decode(await this.#conn.eval(replayDeadLetter.script, call));
   }
 
   /** Remove a dead letter and its pending handler call, atomically. */
   async deleteDeadLetter(deadLetterId: string): Promise<boolean> {
     const id = streamId(deadLetterId);
     if (id === null) return false;
-    const r = await this.#conn.eval(deleteDeadLetterScript, [this.keys.dead, this.keys.handlers], [id]);
-    return Number(r) === 1;
+    const call = deleteDeadLetter.encode(this.keys, id);
+    return deleteDeadLetter.decode(await this.#conn.eval(deleteDeadLetter.script, call));
   }
 
   /**
@@ -769,9 +535,8 @@ export class RedisStreamQueue implements MessageQueue {
    * + name (histogram buckets).
    */
   async recordStats(delta: StatsDelta): Promise<void> {
-    const args = statsFields(delta);
-    for (const batch of chunks(args, 4_000)) {
-      await this.#conn.eval(recordStatsScript, [this.keys.stats], batch);
+    for (const call of recordStats.encode(this.keys, delta)) {
+      await this.#conn.eval(recordStats.script, call);
     }
   }
 
@@ -783,48 +548,20 @@ export class RedisStreamQueue implements MessageQueue {
 
   /** Register or refresh an instance; it expires `ttl` ms later (server clock). */
   async registerInstance(info: InstanceInfo, ttl: number): Promise<void> {
-    const json = JSON.stringify({
-      id: info.id,
-      host: info.host,
-      pid: info.pid,
-      workers: info.workers,
-      busy: info.busy,
-      startedAt: info.startedAt,
-    });
-    await this.#conn.eval(registerInstanceScript, [this.keys.instances, this.keys.instanceInfo], [
-      info.id,
-      json,
-      String(Math.max(1, Math.round(ttl))),
-    ]);
+    const call = registerInstance.encode(this.keys, info, ttl);
+    await this.#conn.eval(registerInstance.script, call);
   }
 
   /** Remove an instance from the registry. */
   async unregisterInstance(id: string): Promise<void> {
-    await this.#conn.eval(unregisterInstanceScript, [this.keys.instances, this.keys.instanceInfo], [id]);
+    const call = unregisterInstance.encode(this.keys, id);
+    await this.#conn.eval(unregisterInstance.script, call);
   }
 
   /** Live instances (expired ones pruned). */
   async instances(): Promise<InstanceInfo[]> {
-    const reply = await this.#conn.eval(listInstancesScript, [this.keys.instances, this.keys.instanceInfo], []) as
-      string[];
-    const out: InstanceInfo[] = [];
-    for (const raw of reply) {
-      const s = String(raw);
-      const nl = s.indexOf("\n");
-      try {
-        const info = JSON.parse(s.slice(nl + 1)) as InstanceInfo;
-        out.push({
-          id: String(info.id),
-          host: String(info.host),
-          pid: Number(info.pid),
-          workers: Number(info.workers),
-          busy: Number(info.busy),
-          startedAt: Number(info.startedAt),
-          lastSeen: Number(s.slice(0, nl)),
-        });
-      } catch { /* a foreign value: skip it */ }
-    }
-    return out;
+    const call = listInstances.encode(this.keys);
+    return listInstances.decode(await this.#conn.eval(listInstances.script, call));
   }
 
   /** A fleet-wide one-shot token (SET NX PX). */

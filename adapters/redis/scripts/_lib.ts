@@ -1,24 +1,38 @@
 /**
- * Lua fragments shared by several scripts, and the script descriptor type.
- * Every script takes all the keys it touches in KEYS (Cluster-safe: they
- * share one hash tag) and reads time from the server's `TIME`.
+ * Lua fragments shared by several scripts, the script descriptor type and
+ * the shape of a call's KEYS and ARGV. Every script takes all the keys it
+ * touches in KEYS (Cluster-safe: they share one hash tag) and reads time
+ * from the server's `TIME`. Each script's file holds its Lua, its KEYS/ARGV
+ * layout, and `encode`/`decode`, the only code that knows that layout.
  *
  * @module
  */
 
-/** A Lua script with the number of keys it always takes first. */
+/** A Lua script; its KEYS and ARGV are documented beside it. */
 export interface LuaScript {
   /** Short name, used in errors. */
   readonly name: string;
   /** Lua source. */
   readonly source: string;
-  /**
-   * Number of fixed leading KEYS. Scripts marked `variableKeys` take more
-   * keys after these (one per unique lock), counted at call time.
-   */
-  readonly keys: number;
-  /** Whether unique-lock keys follow the fixed keys. */
-  readonly variableKeys: boolean;
+}
+
+/**
+ * The KEYS and ARGV of one script call, built by the script's `encode`.
+ * Every key shares the queue's hash tag, so a call is one Cluster slot.
+ */
+export interface ScriptCall {
+  /** KEYS, the stream (or the script's first key) first: a cluster routes by it. */
+  readonly keys: string[];
+  /** ARGV. */
+  readonly args: string[];
+}
+
+/** A unique lock a delivery holds: its key and the token that owns it. */
+export interface LockRef {
+  /** The lock's key. */
+  readonly key: string;
+  /** The token written by the add that took the lock. */
+  readonly token: string;
 }
 
 /**
@@ -45,6 +59,53 @@ local function owns(stream, group, consumer, id, count)
   local p = redis.pcall('XPENDING', stream, group, id, id, 1, consumer)
   if type(p) ~= 'table' or p.err or #p == 0 then return false end
   return tonumber(p[1][4]) == tonumber(count)
+end
+`;
+
+/**
+ * The start of a script that acts on one delivery only for its owner (retry,
+ * dead letter): binds `stream` (KEYS[1]), `group`, `consumer` and `id`
+ * (ARGV[1..3]), returns 0 unless `consumer` still holds delivery `id` with
+ * delivery count ARGV[4], and binds `now` to the server time. Comes after
+ * {@linkcode LUA_TIME} and {@linkcode LUA_OWNS}.
+ */
+export const LUA_OWNER_CHECK = `
+local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
+local now = now_ms()
+`;
+
+/**
+ * `consumers(stream, group)`: the group's consumers, each as a table of its
+ * XINFO CONSUMERS fields (`name`, `pending`, `idle`, ...), or nil when the
+ * group (or the stream) does not exist.
+ */
+export const LUA_CONSUMERS = `
+local function consumers(stream, group)
+  local info = redis.pcall('XINFO', 'CONSUMERS', stream, group)
+  if type(info) ~= 'table' or info.err then return nil end
+  local out = {}
+  for i, c in ipairs(info) do
+    local f = {}
+    for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+    out[i] = f
+  end
+  return out
+end
+`;
+
+/**
+ * `prune(now)`: drop instances whose expiry (score in KEYS[1], the expiry
+ * set) is before `now`, and their info in KEYS[2]. Comes after
+ * {@linkcode LUA_TIME}.
+ */
+export const LUA_PRUNE_INSTANCES = `
+local function prune(now)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(now))
+  for _, id in ipairs(gone) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
 end
 `;
 

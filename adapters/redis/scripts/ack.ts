@@ -1,4 +1,12 @@
-import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The ack script: complete a batch of deliveries and release their locks.
+ *
+ * @module
+ */
+import type { Consumer, Delivery, DeliveryRef } from "../../../src/queue.ts";
+import { idRange } from "../_util.ts";
+import type { QueueKeys } from "../keys.ts";
+import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LockRef, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Complete a batch of deliveries: for each one still owned by the consumer
@@ -17,10 +25,8 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  * unique lock: delivery index (1-based), KEYS index, token.
  * Returns one 1/0 per delivery.
  */
-export const ackScript: LuaScript = {
+export const script: LuaScript = {
   name: "ack",
-  keys: 1,
-  variableKeys: true,
   source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local out = {}
@@ -71,3 +77,59 @@ end
 return out
 `,
 };
+
+/**
+ * KEYS and ARGV for acknowledging `deliveries` (at most the batch limit).
+ * Ownership is read with one XPENDING over the batch's id range; the
+ * consumer also owns its other running and prefetched deliveries there,
+ * hence the limit above the batch size.
+ *
+ * @param keys The queue's keys.
+ * @param consumer The consumer acknowledging.
+ * @param deliveries The deliveries; a delivery's own `unique` names its lock.
+ * @param held Locks of deliveries this queue received, by delivery id (for refs without `unique`).
+ * @param deleteOnAck Whether acknowledged entries are deleted.
+ * @returns The call.
+ */
+export function encode(
+  keys: QueueKeys,
+  consumer: Consumer,
+  deliveries: readonly (DeliveryRef & Pick<Delivery, "unique">)[],
+  held: ReadonlyMap<string, LockRef>,
+  deleteOnAck: boolean,
+): ScriptCall {
+  const callKeys = [keys.stream];
+  const [lo, hi] = idRange(deliveries);
+  const n = deliveries.length;
+  const args = [consumer.group, consumer.name, deleteOnAck ? "1" : "0", String(n * 4 + 1_000), lo, hi, String(n)];
+  for (const d of deliveries) args.push(d.deliveryId, String(d.deliveryCount));
+  for (let i = 0; i < n; i++) {
+    const d = deliveries[i];
+    let key: string;
+    let token: string;
+    if (d.unique) {
+      key = keys.unique(d.unique.key);
+      token = d.unique.token;
+    } else {
+      const lock = held.get(d.deliveryId);
+      if (!lock) continue;
+      key = lock.key;
+      token = lock.token;
+    }
+    callKeys.push(key);
+    args.push(String(i + 1), String(callKeys.length), token);
+  }
+  return { keys: callKeys, args };
+}
+
+/**
+ * Append whether each delivery was acknowledged (false: refused, not owned).
+ *
+ * @param reply The script's reply.
+ * @param n How many deliveries the call carried.
+ * @param into Where the results go.
+ */
+export function decode(reply: unknown, n: number, into: boolean[]): void {
+  const out = reply as unknown[];
+  for (let i = 0; i < n; i++) into.push(Number(out[i]) === 1);
+}

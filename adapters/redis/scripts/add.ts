@@ -1,4 +1,12 @@
-import { LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The add script: a batch of tasks, each atomically with its unique lock.
+ *
+ * @module
+ */
+import type { AddResult, NewTask } from "../../../src/queue.ts";
+import { taskFields } from "../_codec.ts";
+import type { QueueKeys } from "../keys.ts";
+import { LUA_TIME, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Add a batch of tasks, each atomically with its unique lock.
@@ -9,10 +17,8 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  * dispatchedAt ("" = server now), field count, fields...
  * Returns one string per task: "+" added, or "-<existing task id>" refused.
  */
-export const addScript: LuaScript = {
+export const script: LuaScript = {
   name: "add",
-  keys: 2,
-  variableKeys: true,
   source: LUA_TIME + `
 local now = now_ms()
 local out = {}
@@ -56,3 +62,53 @@ if first_due then redis.call('PUBLISH', ARGV[1], fmt(first_due)) end
 return out
 `,
 };
+
+/**
+ * KEYS and ARGV for adding `tasks` (at most the batch limit).
+ *
+ * @param keys The queue's keys.
+ * @param tasks Tasks with a unique lock or a delay (plain ones are XADDed directly).
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, tasks: readonly NewTask[]): ScriptCall {
+  const callKeys = [keys.stream, keys.delayed];
+  const args = [keys.delayedChannel, String(tasks.length)];
+  for (const task of tasks) {
+    let lockIndex = 0;
+    if (task.unique) {
+      callKeys.push(keys.unique(task.unique.key));
+      lockIndex = callKeys.length;
+    }
+    const fields = taskFields(task, task.unique);
+    const u = task.unique;
+    args.push(
+      String(Math.max(0, Math.round(task.delay ?? 0))),
+      String(lockIndex),
+      u?.token ?? "",
+      String(Math.max(0, Math.round(u?.holdFor ?? 0))),
+      String(Math.max(1, Math.round(u?.ttl ?? 1))),
+      task.dispatchedAt === undefined ? "" : String(Math.round(task.dispatchedAt)),
+      String(fields.length),
+      ...fields,
+    );
+  }
+  return { keys: callKeys, args };
+}
+
+/**
+ * Append one result per task to `into`: added, or refused as a duplicate
+ * with the id of the task holding the lock.
+ *
+ * @param reply The script's reply.
+ * @param tasks The tasks it was called with, in order.
+ * @param into Where the results go.
+ */
+export function decode(reply: unknown, tasks: readonly NewTask[], into: AddResult[]): void {
+  const out = reply as unknown[];
+  for (let i = 0; i < tasks.length; i++) {
+    const r = String(out[i]);
+    into.push(
+      r === "+" ? { ok: true, id: tasks[i].id } : { ok: false, reason: "duplicate", existingId: r.length > 1 ? r.slice(1) : null },
+    );
+  }
+}

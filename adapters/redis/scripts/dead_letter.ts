@@ -1,4 +1,20 @@
-import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The dead-letter script: complete a delivery and record it as a dead letter.
+ *
+ * @module
+ */
+import type { Consumer, DeadLetterReason, Delivery, FailureRecord } from "../../../src/queue.ts";
+import { deadLetterFields } from "../_codec.ts";
+import type { QueueKeys } from "../keys.ts";
+import {
+  LUA_COMPLETE,
+  LUA_LOCK,
+  LUA_OWNER_CHECK,
+  LUA_OWNS,
+  LUA_TIME,
+  type LuaScript,
+  type ScriptCall,
+} from "./_lib.ts";
 
 /**
  * Complete a delivery, release its unique lock and record it in the
@@ -14,14 +30,9 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  * dead letter's fields (without `fat`, the failure time, which is set here).
  * Returns the dead letter id, or 0 when refused.
  */
-export const deadLetterScript: LuaScript = {
+export const script: LuaScript = {
   name: "deadLetter",
-  keys: 3,
-  variableKeys: true,
-  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
-local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
-local now = now_ms()
+  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + LUA_OWNER_CHECK + `
 complete(stream, group, id, ARGV[5])
 if KEYS[4] then lock_release(KEYS[4], ARGV[6], now) end
 local fields = {}
@@ -34,3 +45,49 @@ if lease > 0 then redis.call('ZADD', KEYS[3], fmt(now + lease), dead_id) end
 return dead_id
 `,
 };
+
+/**
+ * KEYS and ARGV for dead-lettering `delivery`.
+ *
+ * @param keys The queue's keys.
+ * @param consumer The consumer that must still own the delivery.
+ * @param delivery The delivery.
+ * @param reason Why it is dead.
+ * @param error The last failure.
+ * @param handlerLease Lease of the pending failed-handler call, in ms (0: none).
+ * @param deleteOnAck Whether the completed entry is deleted.
+ * @returns The call.
+ */
+export function encode(
+  keys: QueueKeys,
+  consumer: Consumer,
+  delivery: Delivery,
+  reason: DeadLetterReason,
+  error: FailureRecord,
+  handlerLease: number,
+  deleteOnAck: boolean,
+): ScriptCall {
+  const callKeys = [keys.stream, keys.dead, keys.handlers];
+  if (delivery.unique) callKeys.push(keys.unique(delivery.unique.key));
+  return {
+    keys: callKeys,
+    args: [
+      consumer.group,
+      consumer.name,
+      delivery.deliveryId,
+      String(delivery.deliveryCount),
+      deleteOnAck ? "1" : "0",
+      delivery.unique?.token ?? "",
+      String(Math.max(0, Math.ceil(handlerLease))),
+      ...deadLetterFields(delivery, reason, error),
+    ],
+  };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns The new dead letter's id, or false when the consumer no longer owns the delivery.
+ */
+export function decode(reply: unknown): string | false {
+  return typeof reply === "string" && reply !== "" ? reply : false;
+}

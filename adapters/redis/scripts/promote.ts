@@ -1,4 +1,10 @@
-import { LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The promote script: move due delayed tasks into the stream.
+ *
+ * @module
+ */
+import type { QueueKeys } from "../keys.ts";
+import { LUA_TIME, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Move due delayed tasks into the stream, at most `limit` per call. Atomic,
@@ -8,10 +14,8 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  * KEYS: 1 stream, 2 delayed set. ARGV: 1 limit.
  * Returns { promoted, next due ms or -1, server now ms }.
  */
-export const promoteScript: LuaScript = {
+export const script: LuaScript = {
   name: "promote",
-  keys: 2,
-  variableKeys: false,
   source: LUA_TIME + `
 local now = now_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', fmt(now), 'LIMIT', 0, tonumber(ARGV[1]))
@@ -30,3 +34,31 @@ if #nxt > 0 then next_due = tonumber(nxt[2]) end
 return { #due, next_due, now }
 `,
 };
+
+/**
+ * @param keys The queue's keys.
+ * @param limit Most tasks to move in this call.
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, limit: number): ScriptCall {
+  return { keys: [keys.stream, keys.delayed], args: [String(limit)] };
+}
+
+/** What one promote call did. */
+export interface PromoteReply {
+  /** Tasks moved. */
+  readonly moved: number;
+  /** Due time of the next delayed task (epoch ms), or null when none is left. */
+  readonly nextDueAt: number | null;
+  /** Server time (epoch ms). */
+  readonly now: number;
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns What the call did.
+ */
+export function decode(reply: unknown): PromoteReply {
+  const [moved, next, now] = reply as unknown[];
+  return { moved: Number(moved), nextDueAt: Number(next) < 0 ? null : Number(next), now: Number(now) };
+}

@@ -1,4 +1,10 @@
-import type { LuaScript } from "./_lib.ts";
+/**
+ * The prune-consumers script: delete idle consumers that own nothing.
+ *
+ * @module
+ */
+import type { QueueKeys } from "../keys.ts";
+import { LUA_CONSUMERS, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Delete consumers left behind by crashed processes: those that own no
@@ -11,18 +17,14 @@ import type { LuaScript } from "./_lib.ts";
  * KEYS: 1 stream. ARGV: 1 group, 2 min idle ms, 3 consumer to keep.
  * Returns the number of consumers deleted.
  */
-export const pruneConsumersScript: LuaScript = {
+export const script: LuaScript = {
   name: "pruneConsumers",
-  keys: 1,
-  variableKeys: false,
-  source: `
-local info = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
-if type(info) ~= 'table' or info.err then return 0 end
+  source: LUA_CONSUMERS + `
+local all = consumers(KEYS[1], ARGV[1])
+if not all then return 0 end
 local min_idle = tonumber(ARGV[2])
 local deleted = 0
-for _, c in ipairs(info) do
-  local f = {}
-  for j = 1, #c, 2 do f[c[j]] = c[j + 1] end
+for _, f in ipairs(all) do
   if f['name'] ~= ARGV[3] and tonumber(f['pending']) == 0 and tonumber(f['idle']) >= min_idle then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
     deleted = deleted + 1
@@ -31,3 +33,22 @@ end
 return deleted
 `,
 };
+
+/**
+ * @param keys The queue's keys.
+ * @param group The consumer group.
+ * @param minIdle Idle time, in ms, from which a consumer that owns nothing is deleted.
+ * @param keep The consumer making the call (never deleted).
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, group: string, minIdle: number, keep: string): ScriptCall {
+  return { keys: [keys.stream], args: [group, String(Math.round(minIdle)), keep] };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns How many consumers were deleted.
+ */
+export function decode(reply: unknown): number {
+  return Number(reply);
+}

@@ -1,4 +1,12 @@
-import type { LuaScript } from "./_lib.ts";
+/**
+ * The reclaim script: take over deliveries idle past their own reservation.
+ *
+ * @module
+ */
+import type { Consumer, Delivery } from "../../../src/queue.ts";
+import { decodeDelivery } from "../_codec.ts";
+import type { QueueKeys } from "../keys.ts";
+import type { LuaScript, ScriptCall } from "./_lib.ts";
 
 /**
  * Take over deliveries idle past their own reservation. Scans the group's
@@ -18,10 +26,8 @@ import type { LuaScript } from "./_lib.ts";
  * Returns { next cursor ("-" when the scan wrapped), claimed, lost } where
  * claimed is a list of { id, fields, deliveryCount }; or { "NOGROUP" }.
  */
-export const reclaimScript: LuaScript = {
+export const script: LuaScript = {
   name: "reclaim",
-  keys: 1,
-  variableKeys: false,
   source: `
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local start = ARGV[3]
@@ -60,3 +66,65 @@ if #pending < scan and #claimed < want then cursor = '-' end
 return { cursor, claimed, lost }
 `,
 };
+
+/**
+ * KEYS and ARGV for one reclaim pass. The scan reads ten candidates per
+ * wanted delivery (100 to 1000), skipping entries idle less than the
+ * shortest reservation seen.
+ *
+ * @param keys The queue's keys.
+ * @param consumer The consumer taking over.
+ * @param cursor Where the last pass stopped ("-": from the start).
+ * @param want Most deliveries to take over (an integer >= 1).
+ * @param shortestSeen Shortest reservation this queue has seen, ms (Infinity: none).
+ * @param defaultReservation Reservation of entries that carry none, ms.
+ * @returns The call.
+ */
+export function encode(
+  keys: QueueKeys,
+  consumer: Consumer,
+  cursor: string,
+  want: number,
+  shortestSeen: number,
+  defaultReservation: number,
+): ScriptCall {
+  const minIdle = Number.isFinite(shortestSeen) ? Math.floor(shortestSeen) : 0;
+  const scan = Math.min(1_000, Math.max(100, want * 10));
+  return {
+    keys: [keys.stream],
+    args: [
+      consumer.group,
+      consumer.name,
+      cursor,
+      String(want),
+      String(scan),
+      String(minIdle),
+      String(defaultReservation),
+    ],
+  };
+}
+
+/** A reclaim pass's outcome. */
+export interface ReclaimReply {
+  /** Where the next pass starts ("-": the scan wrapped). */
+  readonly cursor: string;
+  /** The deliveries taken over, delivery count incremented. */
+  readonly deliveries: Delivery[];
+  /** Pending ids whose entry was gone (acknowledged away). */
+  readonly lost: string[];
+}
+
+/**
+ * @param reply The script's reply.
+ * @param defaultReservation Reservation of entries that carry none, ms.
+ * @returns The outcome, or null when the group does not exist.
+ */
+export function decode(reply: unknown, defaultReservation: number): ReclaimReply | null {
+  const r = reply as unknown[];
+  if (r[0] === "NOGROUP") return null;
+  return {
+    cursor: String(r[0]),
+    deliveries: (r[1] as unknown[][]).map((c) => decodeDelivery(String(c[0]), c[1], Number(c[2]), defaultReservation)),
+    lost: (r[2] as unknown[]).map(String),
+  };
+}

@@ -1,4 +1,10 @@
-import { LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The replay script: move a dead letter back into the queue.
+ *
+ * @module
+ */
+import type { QueueKeys } from "../keys.ts";
+import { LUA_TIME, type LuaScript, type ScriptCall } from "./_lib.ts";
 
 /**
  * Remove a dead letter (and its pending failed-handler call) and add its
@@ -8,10 +14,8 @@ import { LUA_TIME, type LuaScript } from "./_lib.ts";
  * ARGV: 1 dead letter id.
  * Returns 1, or 0 when there is no such dead letter.
  */
-export const replayDeadLetterScript: LuaScript = {
+export const script: LuaScript = {
   name: "replayDeadLetter",
-  keys: 3,
-  variableKeys: false,
   source: LUA_TIME + `
 local e = redis.call('XRANGE', KEYS[2], ARGV[1], ARGV[1])
 if #e == 0 then return 0 end
@@ -26,3 +30,20 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 `,
 };
+
+/**
+ * @param keys The queue's keys.
+ * @param deadLetterId A canonical stream id.
+ * @returns The call.
+ */
+export function encode(keys: QueueKeys, deadLetterId: string): ScriptCall {
+  return { keys: [keys.stream, keys.dead, keys.handlers], args: [deadLetterId] };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns Whether the dead letter existed and was replayed.
+ */
+export function decode(reply: unknown): boolean {
+  return Number(reply) === 1;
+}

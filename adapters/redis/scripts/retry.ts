@@ -1,4 +1,20 @@
-import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_lib.ts";
+/**
+ * The retry script: complete a delivery and schedule its task again.
+ *
+ * @module
+ */
+import type { Consumer, Delivery } from "../../../src/queue.ts";
+import { taskFields } from "../_codec.ts";
+import type { QueueKeys } from "../keys.ts";
+import {
+  LUA_COMPLETE,
+  LUA_LOCK,
+  LUA_OWNER_CHECK,
+  LUA_OWNS,
+  LUA_TIME,
+  type LuaScript,
+  type ScriptCall,
+} from "./_lib.ts";
 
 /**
  * Complete a delivery and schedule its task again, in one step, only if the
@@ -11,14 +27,9 @@ import { LUA_COMPLETE, LUA_LOCK, LUA_OWNS, LUA_TIME, type LuaScript } from "./_l
  * entry's fields (without `rat`, which is set here).
  * Returns 1, or 0 when refused.
  */
-export const retryScript: LuaScript = {
+export const script: LuaScript = {
   name: "retry",
-  keys: 2,
-  variableKeys: true,
-  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + `
-local stream, group, consumer, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if not owns(stream, group, consumer, id, ARGV[4]) then return 0 end
-local now = now_ms()
+  source: LUA_TIME + LUA_OWNS + LUA_LOCK + LUA_COMPLETE + LUA_OWNER_CHECK + `
 local delay = tonumber(ARGV[5])
 complete(stream, group, id, ARGV[7])
 local fields = {}
@@ -37,3 +48,47 @@ if KEYS[3] then lock_extend(KEYS[3], ARGV[8], delay) end
 return 1
 `,
 };
+
+/**
+ * KEYS and ARGV for retrying `delivery` as its next attempt after `delay`.
+ *
+ * @param keys The queue's keys.
+ * @param consumer The consumer that must still own the delivery.
+ * @param delivery The delivery.
+ * @param delay Milliseconds until the next attempt is ready (0: at once).
+ * @param deleteOnAck Whether the completed entry is deleted.
+ * @returns The call.
+ */
+export function encode(
+  keys: QueueKeys,
+  consumer: Consumer,
+  delivery: Delivery,
+  delay: number,
+  deleteOnAck: boolean,
+): ScriptCall {
+  const callKeys = [keys.stream, keys.delayed];
+  if (delivery.unique) callKeys.push(keys.unique(delivery.unique.key));
+  const fields = taskFields({ ...delivery, attempt: delivery.attempt + 1 }, delivery.unique, delivery.dispatchedAt);
+  return {
+    keys: callKeys,
+    args: [
+      consumer.group,
+      consumer.name,
+      delivery.deliveryId,
+      String(delivery.deliveryCount),
+      String(Math.max(0, Math.round(delay))),
+      keys.delayedChannel,
+      deleteOnAck ? "1" : "0",
+      delivery.unique?.token ?? "",
+      ...fields,
+    ],
+  };
+}
+
+/**
+ * @param reply The script's reply.
+ * @returns Whether the retry was done (false: the consumer no longer owns the delivery).
+ */
+export function decode(reply: unknown): boolean {
+  return Number(reply) === 1;
+}
