@@ -1,15 +1,15 @@
 /**
- * Benchmark: TaskRunner (RedisStreamQueue) against BullMQ and the raw Redis
- * Streams ceiling, on one private `redis-server`, contestants interleaved rep
+ * Benchmark: TaskRunner (RedisStreamQueue) against BullMQ, Bee-Queue and the
+ * raw Redis Streams ceiling, on one private `redis-server`, contestants interleaved rep
  * by rep. Prints a table per scenario (figure, median and min–max over reps,
- * ratio to the raw ceiling and to BullMQ) and writes the same as JSON to
+ * ratio to the raw ceiling, to BullMQ and to Bee-Queue) and writes the same as JSON to
  * `bench/results/latest.json`.
  *
  * Usage (from the repository root, Node 24):
  *
  *   node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N]
  *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
- *                     [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
+ *                     [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
  * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
  * under a second each); `--quick`: N = 5,000, 1 rep, 300 latency samples.
@@ -56,7 +56,7 @@ interface Options {
 
 const USAGE = `Usage: node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N] [--latency-n N]
                          [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
-                         [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
+                         [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
 const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
 const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
 
@@ -87,7 +87,7 @@ function parseArgs(argv: string[]): Options {
     delayedN: 1000,
     delayedSpreadMs: 2000,
     only: only ? new Set(only.split(",")) : null,
-    contestants: (get("--contestants") ?? "raw,bullmq,taskrunner").split(","),
+    contestants: (get("--contestants") ?? "raw,bullmq,beequeue,taskrunner").split(","),
     profile: argv.includes("--profile"),
     out: get("--out") ?? "bench/results/latest.json",
   };
@@ -98,6 +98,7 @@ const opts = parseArgs(process.argv.slice(2));
 const LABEL: Record<string, string> = {
   raw: "raw Streams ceiling",
   bullmq: "BullMQ",
+  beequeue: "Bee-Queue",
   taskrunner: opts.runtime === "node" ? "TaskRunner" : `TaskRunner (${opts.runtime})`,
   memory: opts.runtime === "node" ? "TaskRunner on MemoryQueue" : `TaskRunner on MemoryQueue (${opts.runtime})`,
 };
@@ -111,6 +112,8 @@ interface ScenarioResult {
   metrics: string[];
   values: Record<string, Record<string, number[]>>;
   notes: string[];
+  /** Contestants that cannot run this scenario, with the reason (shown as "n/a"). */
+  na?: Record<string, string>;
 }
 
 const results: ScenarioResult[] = [];
@@ -153,7 +156,7 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
 }
 
 function runtimeOf(contestant: string): Runtime {
-  return contestant === "raw" || contestant === "bullmq" ? "node" : opts.runtime;
+  return contestant === "raw" || contestant === "bullmq" || contestant === "beequeue" ? "node" : opts.runtime;
 }
 
 const timeoutMs = opts.quick ? 60_000 : 180_000;
@@ -398,13 +401,16 @@ function table(s: ScenarioResult): string {
   const dir = s.better === "higher" ? "higher is better" : "lower is better";
   lines.push(`### ${s.title} (${s.unit}, ${dir})`, "");
   const multi = s.metrics.length > 1;
-  lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ |`);
-  lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|`);
-  const known = ["raw", "bullmq", "taskrunner", "memory"];
+  lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ | × Bee-Queue |`);
+  lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|---:|`);
+  const known = ["raw", "bullmq", "beequeue", "taskrunner", "memory"];
   const names = [...known, ...Object.keys(s.values).filter((c) => !known.includes(c))].filter((c) => s.values[c]);
+  const na = Object.entries(s.na ?? {}).filter(([c]) => !s.values[c]);
   for (const metric of s.metrics) {
     const rawMed = median(s.values.raw?.[metric] ?? []);
     const bullMed = median(s.values.bullmq?.[metric] ?? []);
+    const beeMed = median(s.values.beequeue?.[metric] ?? []);
+    for (const [c] of na) lines.push(`| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} n/a | | | | |`);
     for (const c of names) {
       const vals = s.values[c]?.[metric] ?? [];
       if (!vals.length) continue;
@@ -414,10 +420,11 @@ function table(s: ScenarioResult): string {
         ? `${fmt(Math.min(...finite), s.unit)}–${fmt(Math.max(...finite), s.unit)}`
         : "";
       lines.push(
-        `| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} |`,
+        `| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} | ${ratio(med, beeMed)} |`,
       );
     }
   }
+  for (const [c, reason] of na) lines.push("", `${LABEL[c] ?? c}: n/a, ${reason}.`);
   for (const n of s.notes) lines.push("", n);
   return lines.join("\n");
 }
@@ -441,8 +448,9 @@ function gitState(): string {
   }
 }
 
-function pkgVersion(name: string): string {
-  const require = createRequire(import.meta.url);
+function pkgVersion(name: string, from?: string): string {
+  let require = createRequire(import.meta.url);
+  if (from) require = createRequire(require.resolve(from));
   return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
 }
 
@@ -534,6 +542,8 @@ async function main(): Promise<void> {
       redis: redisVersion,
       bullmq: pkgVersion("bullmq"),
       ioredis: pkgVersion("ioredis"),
+      "bee-queue": pkgVersion("bee-queue"),
+      "redis (bee-queue's driver)": pkgVersion("redis", "bee-queue"),
       "@redis/client": pkgVersion("@redis/client"),
       ...(opts.runtime === "deno" ? { deno: version(runtimeBin("deno"), ["--version"]) } : {}),
       ...(opts.runtime === "bun" ? { bun: version(runtimeBin("bun"), ["--version"]) } : {}),
@@ -612,6 +622,7 @@ async function main(): Promise<void> {
   if (want("delayed")) {
     const s = scenario("delayed", `delayed tasks, ${nice(opts.delayedN)} due over ${opts.delayedSpreadMs / 1000} s, lateness = start − due`, "ms", "lower", ["lateness p50", "lateness p99", "lateness max"]);
     s.notes.push("The raw ceiling has no delayed tasks; the bar is p99 ≤ 20 ms.");
+    if (contestants.includes("beequeue")) s.notes.push("Bee-Queue raises delayed jobs due within its `delayedDebounce` (default 1,000 ms, kept) together, when the last of them is due.");
     await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
   }
   for (const s of rss) {
