@@ -43,13 +43,18 @@ export type DecodeResult =
  * ```
  */
 export function encodePayload(value: unknown, maxBytes: number): EncodeResult {
-  const issues: ValidationIssue[] = [];
-  if (value !== null && typeof value === "object") {
-    checkObject(value, "", issues, []);
-  } else {
-    checkPrimitive(value, "", issues, false);
+  // Most payloads are plain data: a quick scan clears them without building
+  // paths; anything it cannot clear goes through the full check, which
+  // finds and describes the problems.
+  if (!isPlainData(value, 0, false)) {
+    const issues: ValidationIssue[] = [];
+    if (value !== null && typeof value === "object") {
+      checkObject(value, "", issues, []);
+    } else {
+      checkPrimitive(value, "", issues, false);
+    }
+    if (issues.length > 0) return { ok: false, issues };
   }
-  if (issues.length > 0) return { ok: false, issues };
   let body: string;
   try {
     body = JSON.stringify(value);
@@ -121,6 +126,50 @@ function utf8Length(text: string): number {
     } else bytes += 3;
   }
   return bytes;
+}
+
+/** Nesting depth past which the quick scan leaves a value to the full check (which detects cycles). */
+const PLAIN_SCAN_DEPTH = 32;
+
+/**
+ * True when `value` surely passes the full check: strings, booleans, finite
+ * numbers, null, and plain objects and arrays (prototype `Object.prototype`,
+ * `null` or `Array.prototype`, no `toJSON`) of such values, no deeper than
+ * {@linkcode PLAIN_SCAN_DEPTH}. False means "not sure", never "invalid".
+ */
+function isPlainData(value: unknown, depth: number, inObject: boolean): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "undefined":
+      return inObject;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= PLAIN_SCAN_DEPTH) return false;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype) return false;
+    const array = value as unknown[];
+    for (let i = 0; i < array.length; i++) {
+      if (!isPlainData(array[i], depth + 1, false)) return false;
+    }
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+    if (!isPlainData(record[key], depth + 1, true)) return false;
+  }
+  return true;
 }
 
 function join(path: string, key: string | number): string {

@@ -27,6 +27,8 @@ import type { StandardSchemaV1 } from "./schema.ts";
 const UNIQUE_BACKSTOP = 86_400_000;
 /** Longest unique key accepted from `uniqueKey`, in characters. */
 const MAX_UNIQUE_KEY_LENGTH = 1_000;
+/** The Web Crypto object, looked up once (on Node `globalThis.crypto` is a getter). */
+const webCrypto: Crypto = globalThis.crypto;
 
 /** What a task's action receives besides its payload. */
 export interface TaskContext {
@@ -283,6 +285,9 @@ export function parseTaskDefinition(definition: TaskDefinition<never>, defaults:
   };
 }
 
+/** Outcome of {@linkcode validateWithSchema}. */
+export type SchemaCheck = { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] };
+
 /**
  * Validate a value against a Standard Schema.
  *
@@ -290,12 +295,23 @@ export function parseTaskDefinition(definition: TaskDefinition<never>, defaults:
  * @param value The value to check.
  * @returns The schema's output, or its issues with dotted paths.
  */
-export async function validateWithSchema(
-  schema: StandardSchemaV1,
-  value: unknown,
-): Promise<{ ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] }> {
+export async function validateWithSchema(schema: StandardSchemaV1, value: unknown): Promise<SchemaCheck> {
   let result = schema["~standard"].validate(value);
   if (result instanceof Promise) result = await result;
+  return schemaCheck(result);
+}
+
+/**
+ * {@linkcode validateWithSchema} without a promise when the schema answers
+ * synchronously (most do): the check itself, or a promise of it.
+ */
+function validateSyncOrAsync(schema: StandardSchemaV1, value: unknown): SchemaCheck | Promise<SchemaCheck> {
+  const result = schema["~standard"].validate(value);
+  if (result instanceof Promise) return result.then(schemaCheck);
+  return schemaCheck(result);
+}
+
+function schemaCheck(result: StandardSchemaV1.Result<unknown>): SchemaCheck {
   if (result.issues) {
     return {
       ok: false,
@@ -322,6 +338,11 @@ export interface PreparedTask {
  * Turn a dispatch into a task for the transport: check the payload against
  * the schema, encode it, resolve the delay, and build the unique lock.
  *
+ * Synchronous unless the task's schema validates asynchronously: a task
+ * without a schema (or with a synchronous one) is prepared without a promise,
+ * and its errors are thrown; with an asynchronous schema the result is a
+ * promise and its errors are rejections.
+ *
  * @param spec The registered task.
  * @param payload The payload given to dispatch.
  * @param options Delay or due time.
@@ -331,24 +352,47 @@ export interface PreparedTask {
  * @throws {PayloadValidationError} Schema failure, unencodable value or oversize body.
  * @throws {ValidationError} Invalid options or a bad `uniqueKey` result.
  */
-export async function prepareTask(
+export function prepareTask(
   spec: ResolvedTask,
   payload: unknown,
   options: DispatchOptions | undefined,
   now: number,
   maxPayloadBytes: number,
-): Promise<PreparedTask> {
-  let value = payload;
-  if (spec.schema !== undefined) {
-    const checked = await validateWithSchema(spec.schema, payload);
-    if (!checked.ok) throw new PayloadValidationError(spec.name, checked.issues);
-    value = checked.value;
+): PreparedTask | Promise<PreparedTask> {
+  if (spec.schema === undefined) return buildTask(spec, payload, payload, options, now, maxPayloadBytes);
+  const checked = validateSyncOrAsync(spec.schema, payload);
+  if (checked instanceof Promise) {
+    return checked.then((c) => buildChecked(spec, payload, c, options, now, maxPayloadBytes));
   }
+  return buildChecked(spec, payload, checked, options, now, maxPayloadBytes);
+}
+
+function buildChecked(
+  spec: ResolvedTask,
+  payload: unknown,
+  checked: SchemaCheck,
+  options: DispatchOptions | undefined,
+  now: number,
+  maxPayloadBytes: number,
+): PreparedTask {
+  if (!checked.ok) throw new PayloadValidationError(spec.name, checked.issues);
+  return buildTask(spec, payload, checked.value, options, now, maxPayloadBytes);
+}
+
+/** The transport task of a dispatch whose payload passed the schema (`value`: the schema's output). */
+function buildTask(
+  spec: ResolvedTask,
+  payload: unknown,
+  value: unknown,
+  options: DispatchOptions | undefined,
+  now: number,
+  maxPayloadBytes: number,
+): PreparedTask {
   const encoded = encodePayload(payload, maxPayloadBytes);
   if (!encoded.ok) throw new PayloadValidationError(spec.name, encoded.issues);
   const delay = delayOf(spec.name, options, now);
   const task: NewTask = {
-    id: globalThis.crypto.randomUUID(),
+    id: webCrypto.randomUUID(),
     name: spec.name,
     body: encoded.body,
     attempt: 0,
@@ -375,7 +419,7 @@ export async function prepareTask(
     task.unique = {
       // Task names cannot contain "|", so name and key never run together ambiguously.
       key: spec.uniqueKey !== undefined ? `${spec.name}|${uniqueKey}` : spec.name,
-      token: globalThis.crypto.randomUUID(),
+      token: webCrypto.randomUUID(),
       holdFor: spec.uniqueFor,
       ttl: Math.max(spec.uniqueFor, delay + UNIQUE_BACKSTOP),
     };

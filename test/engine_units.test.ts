@@ -102,6 +102,54 @@ describe("payload codec", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  it("finds problems at any depth and in any container, with their paths", () => {
+    let deep: unknown = { bad: 1n };
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    const deepPath = `${"d.".repeat(40)}bad`;
+    const cyclic: Record<string, unknown> = { a: { b: {} } };
+    (cyclic.a as { b: Record<string, unknown> }).b.c = cyclic;
+    const bare: Record<string, unknown> = Object.create(null);
+    bare.x = [1, undefined];
+    const arrayLike = Object.create(Array.prototype) as Record<string, unknown>;
+    arrayLike.fn = () => {};
+    const cases: [unknown, string, RegExp][] = [
+      [{ a: [1, { b: NaN }] }, "a.1.b", /NaN is not representable/],
+      [[1, [2, [3, undefined]]], "1.1.1", /undefined cannot be encoded/],
+      [{ m: new Map() }, "m", /Map cannot be encoded/],
+      [deep, deepPath, /BigInt cannot be encoded/],
+      [cyclic, "a.b.c", /cyclic structure/],
+      [bare, "x.1", /undefined cannot be encoded/],
+      [arrayLike, "fn", /a function cannot be encoded/],
+    ];
+    for (const [value, path, message] of cases) {
+      const r = encodePayload(value, 1_000);
+      assert.ok(!r.ok, path);
+      assert.equal(r.issues.length, 1, path);
+      assert.equal(r.issues[0].path, path);
+      assert.match(r.issues[0].message, message);
+    }
+  });
+
+  it("encodes deep plain data, null-prototype objects, omitted undefined properties and toJSON values", () => {
+    let deep: unknown = [1];
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    const bare: Record<string, unknown> = Object.create(null);
+    bare.k = "v";
+    const cases: [unknown, string][] = [
+      [deep, JSON.stringify(deep)],
+      [bare, '{"k":"v"}'],
+      [{ a: undefined, b: 1 }, '{"b":1}'],
+      [{ at: new Date(0) }, '{"at":"1970-01-01T00:00:00.000Z"}'],
+      [null, "null"],
+      ["s", '"s"'],
+    ];
+    for (const [value, body] of cases) {
+      const r = encodePayload(value, 1_000);
+      assert.ok(r.ok);
+      assert.equal(r.body, body);
+    }
+  });
+
   it("reports a throwing toJSON as an encoding problem", () => {
     const r = encodePayload({ toJSON() {
       throw new Error("nope");
