@@ -221,7 +221,20 @@ export class RedisStreamQueue implements MessageQueue {
   }
 
   /** Add tasks, each with its unique lock in the same script. */
-  async add(tasks: readonly NewTask[]): Promise<AddResult[]> {
+  add(tasks: readonly NewTask[]): Promise<AddResult[]> {
+    // One plain task (a single dispatch without lock or delay) is one XADD.
+    if (tasks.length === 1 && isPlain(tasks[0])) return this.#addOne(tasks[0]);
+    return this.#addMany(tasks);
+  }
+
+  async #addOne(task: NewTask): Promise<AddResult[]> {
+    if (task.reservationTimeout < this.#minReservation) this.#minReservation = task.reservationTimeout;
+    const stream = this.keys.stream;
+    await this.#conn.send(stream, ["XADD", stream, "*", ...taskFields(task, undefined, task.dispatchedAt)]);
+    return [{ ok: true, id: task.id }];
+  }
+
+  async #addMany(tasks: readonly NewTask[]): Promise<AddResult[]> {
     const results: AddResult[] = [];
     // Listeners registered before this add must hear of its delayed tasks.
     const subscribing = this.#announcements.opening;
