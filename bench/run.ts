@@ -8,7 +8,7 @@
  * Usage (from the repository root, Node 24):
  *
  *   node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N]
- *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+ *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory,growth]
  *                     [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
  * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
@@ -20,6 +20,11 @@
  * the measured window of every Node child (taken with `node:inspector`, so
  * startup is excluded) into `bench/results/prof/`; summarise with
  * `node bench/profile_summary.ts bench/results/prof/<file>.cpuprofile`.
+ * `--only growth` (never part of the default run) measures how cost grows:
+ * Redis bytes per waiting, delayed and dead task; processing rate and cost
+ * with backlogs of 10^4 to 10^6; delayed lateness with 10^5 and 10^6 tasks
+ * in the set; 1, 4 and 16 worker processes on one queue and 10 queues
+ * (with `--quick`, every size ÷ 10).
  * A contestant given as an absolute path is a module exporting a
  * `Contestant` (see `contestants/types.ts`), e.g. a modified copy of the
  * library to compare against the checkout in one run.
@@ -56,7 +61,7 @@ interface Options {
 }
 
 const USAGE = `Usage: node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N] [--latency-n N]
-                         [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+                         [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory,growth]
                          [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
 const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
 const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
@@ -163,10 +168,10 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
 
 const timeoutMs = opts.quick ? 60_000 : 180_000;
 
-function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean, timeout = timeoutMs): Child {
+function start(spec: Omit<ChildSpec, "url" | "queue"> & { queue?: string }, label: string, measureRss: boolean, timeout = timeoutMs): Child {
   const runtime = opts.runtime;
   const profile = opts.profile && runtime === "node";
-  const child = launch({ ...spec, url: redis!.url, queue: "bench", cpuProfDir: profile ? "bench/results/prof" : undefined }, {
+  const child = launch({ queue: "bench", ...spec, url: redis!.url, cpuProfDir: profile ? "bench/results/prof" : undefined }, {
     runtime,
     measureRss,
     timeoutMs: timeout,
@@ -412,6 +417,79 @@ async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
   record(s, contestant, "lateness p50", l.p50);
   record(s, contestant, "lateness p99", l.p99);
   record(s, contestant, "lateness max", l.max);
+}
+
+// ---------------------------------------------------------------------------
+// How cost grows (`--only growth`, one rep; not part of the default run)
+
+/** `--quick` with `--only growth`: every size ÷ 10 (a smoke run). */
+const GROWTH_SCALE = opts.quick ? 10 : 1;
+/** Tasks of each kind for the bytes-per-task figures. */
+const GROWTH_BYTES_N = 10_000 / GROWTH_SCALE;
+/** Pre-filled backlogs; BullMQ and Bee-Queue stop at the middle one (a 10^6 fill alone takes them about a minute). */
+const GROWTH_BACKLOGS = [10_000, 100_000, 1_000_000].map((n) => n / GROWTH_SCALE);
+/** Tasks processed (and timed) out of each backlog. */
+const GROWTH_WINDOW = 50_000 / GROWTH_SCALE;
+const HOUR_MS = 3_600_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pow10 = (n: number): string => `10^${Math.round(Math.log10(n))}`;
+
+/** Redis `used_memory`, read once the clients that wrote have gone. */
+async function usedMemory(): Promise<number> {
+  await sleep(200);
+  const info = (await admin.info("memory")) as string;
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+/** Add `n` tasks from one producer process in batches of 1,000. */
+async function fill(contestant: string, n: number, extra: Partial<ChildSpec> = {}): Promise<void> {
+  const p = start({ role: "bulk", contestant, n, batch: 1000, ...extra }, `${contestant} fill`, false, 600_000);
+  await p.next("ready");
+  p.send("go");
+  await p.next("result");
+  await stop(p);
+}
+
+/** Redis bytes per waiting, delayed (due in an hour) and dead task (the run throws, no retries). */
+async function growthBytes(s: ScenarioResult, contestant: string): Promise<void> {
+  const n = GROWTH_BYTES_N;
+  for (const kind of contestant === "raw" ? ["waiting"] : ["waiting", "delayed", "dead"]) {
+    await flush();
+    const m0 = await usedMemory();
+    await fill(contestant, n, { delayMs: kind === "delayed" ? HOUR_MS : undefined, fail: kind === "dead" });
+    if (kind === "dead") {
+      const w = start({ role: "worker", contestant, n, concurrency: 100, fail: true }, `${contestant} failing worker`, false);
+      await w.next("ready");
+      w.send("go");
+      await w.next("result");
+      await stop(w);
+    }
+    record(s, contestant, kind, ((await usedMemory()) - m0) / n);
+  }
+}
+
+/** Process the first 50,000 tasks (or all) of a pre-filled backlog at C = 100. */
+async function growthBacklog(s: ScenarioResult, cost: ScenarioResult, contestant: string): Promise<void> {
+  const sizes = ["raw", "taskrunner"].includes(contestant) ? GROWTH_BACKLOGS : GROWTH_BACKLOGS.slice(0, 2);
+  for (const size of sizes) {
+    await flush();
+    const m0 = await usedMemory();
+    const n = Math.min(size, GROWTH_WINDOW);
+    const w = start({ role: "worker", contestant, n, concurrency: 100 }, `${contestant} worker`, false, 600_000);
+    await w.next("ready");
+    await fill(contestant, size);
+    const m1 = await usedMemory();
+    const c0 = await redisCpuMs();
+    w.send("go");
+    const r = await w.next("result");
+    const c1 = await redisCpuMs();
+    await stop(w);
+    record(s, contestant, `backlog ${pow10(size)}`, r.rate as number);
+    record(cost, contestant, `client CPU µs, ${pow10(size)}`, ((r.cpuMs as number) * 1000) / n);
+    record(cost, contestant, `Redis CPU µs, ${pow10(size)}`, ((c1.cpuMs - c0.cpuMs) * 1000) / n);
+    record(cost, contestant, `Redis bytes, ${pow10(size)}`, (m1 - m0) / size);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -686,6 +764,23 @@ async function main(): Promise<void> {
     s.notes.push("The raw ceiling has no delayed tasks; the bar is p99 ≤ 20 ms.");
     if (contestants.includes("beequeue")) s.notes.push("Bee-Queue raises delayed jobs due within its `delayedDebounce` (default 1,000 ms, kept) together, when the last of them is due.");
     await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
+  }
+  if (opts.only?.has("growth")) {
+    const b = scenario("growth-bytes", `Redis bytes per task, ${nice(GROWTH_BYTES_N)} tasks of each kind in a flushed Redis`, "bytes", "lower", ["waiting", "delayed", "dead"]);
+    b.notes.push(
+      "INFO memory used_memory after the fill (the writing clients gone) minus after FLUSHALL, divided by N. Waiting: bulk-added, no worker. Delayed: bulk-added, due in an hour. Dead: bulk-added, then a worker whose handler throws with no retries ran them all: TaskRunner's dead-letter stream (maxRetry 0), BullMQ's failed set (attempts 1, removeOnFail off), Bee-Queue's failed set (retries 0, removeOnFailure off). The raw ceiling has waiting tasks only.",
+      "BullMQ's figures include its events stream (capped near 10,000 entries), so they fall somewhat with larger N.",
+    );
+    await each(b, contestants, (c) => growthBytes(b, c), 1);
+
+    const g = scenario("growth-backlog", `process a pre-filled backlog at C = 100, rate over the first ${nice(GROWTH_WINDOW)} tasks (or all)`, "tasks/s", "higher", GROWTH_BACKLOGS.map((n) => `backlog ${pow10(n)}`));
+    const cost = GROWTH_BACKLOGS.flatMap((n) => [`client CPU µs, ${pow10(n)}`, `Redis CPU µs, ${pow10(n)}`, `Redis bytes, ${pow10(n)}`]);
+    const gc = scenario("growth-backlog-cost", "cost per task: process a pre-filled backlog at C = 100", "per task", "lower", cost);
+    g.notes.push("BullMQ and Bee-Queue at 10^4 and 10^5 only: a 10^6 fill alone takes each about a minute here.");
+    gc.notes.push("CPU over the processed window divided by the tasks processed; Redis bytes = used_memory after the fill minus after FLUSHALL, divided by the backlog.");
+    await each(g, contestants, (c) => growthBacklog(g, gc, c), 1);
+    print(table(gc) + "\n");
+
   }
   for (const s of rss) {
     if (Object.keys(s.values).length) {
