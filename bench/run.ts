@@ -430,6 +430,11 @@ const GROWTH_BYTES_N = 10_000 / GROWTH_SCALE;
 const GROWTH_BACKLOGS = [10_000, 100_000, 1_000_000].map((n) => n / GROWTH_SCALE);
 /** Tasks processed (and timed) out of each backlog. */
 const GROWTH_WINDOW = 50_000 / GROWTH_SCALE;
+/** Far-future delayed tasks in the set while the probe batch runs. */
+const GROWTH_DELAYED_SETS = [0, 100_000, 1_000_000].map((n) => n / GROWTH_SCALE);
+/** Worker processes on one queue; the 10-queue run is TaskRunner only. */
+const GROWTH_PROCS = [1, 4, 16];
+const GROWTH_QUEUES = 10;
 const HOUR_MS = 3_600_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -490,6 +495,62 @@ async function growthBacklog(s: ScenarioResult, cost: ScenarioResult, contestant
     record(cost, contestant, `Redis CPU µs, ${pow10(size)}`, ((c1.cpuMs - c0.cpuMs) * 1000) / n);
     record(cost, contestant, `Redis bytes, ${pow10(size)}`, (m1 - m0) / size);
   }
+}
+
+/** A probe batch of delayed tasks (the `delayed` scenario's) while the set holds far-future tasks. */
+async function growthDelayed(s: ScenarioResult, contestant: string): Promise<void> {
+  for (const size of GROWTH_DELAYED_SETS) {
+    await flush();
+    if (size) await fill(contestant, size, { delayMs: HOUR_MS });
+    const w = start({ role: "delayed-worker", contestant, n: opts.delayedN, concurrency: 100 }, `${contestant} worker`, false);
+    await w.next("ready");
+    const p = start({ role: "delayed-producer", contestant, n: opts.delayedN, spreadMs: opts.delayedSpreadMs }, `${contestant} producer`, false);
+    await p.next("ready");
+    w.send("go");
+    await w.next("started");
+    const c0 = await redisCpuMs();
+    p.send("go");
+    await p.next("result");
+    const wr = await w.next("result");
+    const c1 = await redisCpuMs();
+    await stop(p);
+    await stop(w);
+    const l = wr.lateness as Record<string, number>;
+    const at = size ? pow10(size) : "0";
+    record(s, contestant, `lateness p50, set ${at}`, l.p50);
+    record(s, contestant, `lateness p99, set ${at}`, l.p99);
+    record(s, contestant, `Redis CPU µs/task, set ${at}`, ((c1.cpuMs - c0.cpuMs) * 1000) / opts.delayedN);
+  }
+}
+
+/**
+ * `procs` worker processes (C = 100 each) per queue on `queues` queues, each queue
+ * pre-filled with `perQueue` tasks. Rate = all tasks / (first worker start → last completion).
+ */
+async function sharedRun(s: ScenarioResult, cost: ScenarioResult, contestant: string, metric: string, queues: number, procs: number, perQueue: number): Promise<void> {
+  await flush();
+  const names = Array.from({ length: queues }, (_, i) => (queues === 1 ? "bench" : `bench${i}`));
+  const workers: Child[] = [];
+  for (const queue of names) {
+    for (let i = 0; i < procs; i++) workers.push(start({ role: "worker", contestant, queue, n: 0, concurrency: 100, shared: true }, `${contestant} worker ${queue}/${i}`, false));
+  }
+  for (const w of workers) await w.next("ready");
+  for (const queue of names) await fill(contestant, perQueue, { queue });
+  const total = queues * perQueue;
+  const counts = workers.map(() => 0);
+  workers.forEach((w, i) => w.on("count", (m) => (counts[i] = m.done as number)));
+  const c0 = await redisCpuMs();
+  for (const w of workers) w.send("go");
+  while (counts.reduce((a, b) => a + b, 0) < total) await sleep(20);
+  for (const w of workers) w.send("end");
+  const rs = await Promise.all(workers.map((w) => w.next("result")));
+  const c1 = await redisCpuMs();
+  await Promise.all(workers.map(stop));
+  const t0 = Math.min(...rs.map((r) => r.t0 as number));
+  const t1 = Math.max(...rs.map((r) => r.tLast as number));
+  record(s, contestant, metric, (total / (t1 - t0)) * 1000);
+  record(cost, contestant, `client CPU µs, ${metric}`, (rs.reduce((a, r) => a + (r.cpuMs as number), 0) * 1000) / total);
+  record(cost, contestant, `Redis CPU µs, ${metric}`, ((c1.cpuMs - c0.cpuMs) * 1000) / total);
 }
 
 // ---------------------------------------------------------------------------
@@ -766,6 +827,7 @@ async function main(): Promise<void> {
     await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
   }
   if (opts.only?.has("growth")) {
+    const among = (ids: string[]): string[] => contestants.filter((c) => ids.includes(c));
     const b = scenario("growth-bytes", `Redis bytes per task, ${nice(GROWTH_BYTES_N)} tasks of each kind in a flushed Redis`, "bytes", "lower", ["waiting", "delayed", "dead"]);
     b.notes.push(
       "INFO memory used_memory after the fill (the writing clients gone) minus after FLUSHALL, divided by N. Waiting: bulk-added, no worker. Delayed: bulk-added, due in an hour. Dead: bulk-added, then a worker whose handler throws with no retries ran them all: TaskRunner's dead-letter stream (maxRetry 0), BullMQ's failed set (attempts 1, removeOnFail off), Bee-Queue's failed set (retries 0, removeOnFailure off). The raw ceiling has waiting tasks only.",
@@ -781,6 +843,26 @@ async function main(): Promise<void> {
     await each(g, contestants, (c) => growthBacklog(g, gc, c), 1);
     print(table(gc) + "\n");
 
+    const dl = GROWTH_DELAYED_SETS.flatMap((n) => {
+      const at = n ? pow10(n) : "0";
+      return [`lateness p50, set ${at}`, `lateness p99, set ${at}`, `Redis CPU µs/task, set ${at}`];
+    });
+    const d = scenario("growth-delayed", `delayed tasks: ${nice(opts.delayedN)} probe tasks due over ${opts.delayedSpreadMs / 1000} s while the delayed set holds ${GROWTH_DELAYED_SETS.map((n) => (n ? pow10(n) : "0")).join(", ")} tasks due in an hour`, "ms; Redis CPU µs per probe task", "lower", dl);
+    d.notes.push("Lateness = handler start − due. Redis CPU covers the probe window (the probe's dispatch, promotion and processing, and any periodic work on the set) divided by the probe tasks.");
+    await each(d, among(["bullmq", "taskrunner"]), (c) => growthDelayed(d, c), 1);
+
+    const procLabel = (k: number): string => `${k} process${k > 1 ? "es" : ""}`;
+    const qLabel = `${GROWTH_QUEUES} queues, 1 process each`;
+    const pm = [...GROWTH_PROCS.map(procLabel), qLabel];
+    const p = scenario("growth-procs", `worker processes (C = 100 each) on one queue, and ${GROWTH_QUEUES} queues on one Redis, ${nice(GROWTH_WINDOW)} tasks pre-filled in all`, "tasks/s", "higher", pm);
+    const pc = scenario("growth-procs-cost", "cost per task: worker processes and queues", "per task", "lower", pm.flatMap((m) => [`client CPU µs, ${m}`, `Redis CPU µs, ${m}`]));
+    p.notes.push(`Rate = all tasks / (first worker's start → last completion in any worker). ${GROWTH_QUEUES} queues: ${nice(GROWTH_WINDOW / GROWTH_QUEUES)} tasks each, TaskRunner only. The machine has 2 cores.`);
+    pc.notes.push("Client CPU: all worker processes, from `go` to the `end` command (up to about 0.1 s idle after the last task); Redis CPU over the same window.");
+    await each(p, among(["raw", "taskrunner"]), async (c) => {
+      for (const k of GROWTH_PROCS) await sharedRun(p, pc, c, procLabel(k), 1, k, GROWTH_WINDOW);
+      if (c === "taskrunner") await sharedRun(p, pc, c, qLabel, GROWTH_QUEUES, 1, GROWTH_WINDOW / GROWTH_QUEUES);
+    }, 1);
+    print(table(pc) + "\n");
   }
   for (const s of rss) {
     if (Object.keys(s.values).length) {
