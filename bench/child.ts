@@ -35,6 +35,15 @@ export interface ChildSpec {
   concurrency?: number;
   /** Delayed tasks: spread of due times, ms. */
   spreadMs?: number;
+  /** Bulk: every task is due this many ms after its batch is added. */
+  delayMs?: number;
+  /** Every run throws and is not retried (the contestant keeps the failed task). */
+  fail?: boolean;
+  /**
+   * Worker sharing the queue with other worker processes: reports `count`
+   * every 100 ms and its result on the `end` command instead of after `n`.
+   */
+  shared?: boolean;
   /** Node only: write a CPU profile of the measured window into this directory. */
   cpuProfDir?: string;
 }
@@ -145,7 +154,7 @@ async function loadContestant(name: string): Promise<Contestant> {
 }
 
 async function runProducer(c: Contestant): Promise<never> {
-  const producer: Producer = await c.producer({ url: spec.url, queue: spec.queue });
+  const producer: Producer = await c.producer({ url: spec.url, queue: spec.queue, fail: spec.fail });
   emit({ ev: "ready", pid: process.pid });
   await command("go");
   await beginWindow();
@@ -156,7 +165,7 @@ async function runProducer(c: Contestant): Promise<never> {
     for (let i = 0; i < n; i += size) {
       const batch: Payload[] = [];
       for (let j = i; j < Math.min(n, i + size); j++) batch.push({ i: j });
-      await producer.addBulk(batch);
+      await producer.addBulk(batch, spec.delayMs);
     }
   } else if (spec.role === "inflight") {
     let next = 0;
@@ -192,6 +201,7 @@ async function runWorker(c: Contestant): Promise<never> {
   const n = spec.n;
   let done = 0;
   let t0 = 0;
+  let tLast = 0;
   const startLat: number[] = [];
   const lateBy: [number, number][] = [];
   const doneLat: number[] = [];
@@ -203,6 +213,7 @@ async function runWorker(c: Contestant): Promise<never> {
     url: spec.url,
     queue: spec.queue,
     concurrency: spec.concurrency ?? 1,
+    fail: spec.fail,
     handler: role === "worker" ? () => {} : (p: Payload, key: string) => {
       const now = nowMs();
       if (role === "latency-worker") {
@@ -222,19 +233,23 @@ async function runWorker(c: Contestant): Promise<never> {
           emit({ ev: "completed" });
         }
       }
+      if (spec.shared) tLast = nowMs();
       if (++done === n) resolveAll();
     },
   });
+  if (spec.shared) command("end").then(resolveAll);
   emit({ ev: "ready", pid: process.pid });
   await command("go");
   await beginWindow();
   t0 = nowMs();
   await worker.start();
   emit({ ev: "started", t0 });
+  const counter = spec.shared ? setInterval(() => emit({ ev: "count", done }), 100) : null;
   await all;
+  if (counter) clearInterval(counter);
   const t1 = nowMs();
   const { cpuMs } = await endWindow();
-  const result: Record<string, unknown> = { ev: "result", t0, t1, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, cpuMs };
+  const result: Record<string, unknown> = { ev: "result", t0, t1, tLast, done, ms: t1 - t0, rate: (n / (t1 - t0)) * 1000, cpuMs };
   if (role === "latency-worker") {
     result.start = summary(startLat);
     result.done = summary(doneLat);

@@ -8,7 +8,7 @@
  * Usage (from the repository root, Node 24):
  *
  *   node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N]
- *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+ *                     [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory,growth]
  *                     [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]
  *
  * Defaults: N = 50,000, 3 reps (5 for the two dispatch scenarios, which last
@@ -20,6 +20,11 @@
  * the measured window of every Node child (taken with `node:inspector`, so
  * startup is excluded) into `bench/results/prof/`; summarise with
  * `node bench/profile_summary.ts bench/results/prof/<file>.cpuprofile`.
+ * `--only growth` (never part of the default run) measures how cost grows:
+ * Redis bytes per waiting, delayed and dead task; processing rate and cost
+ * with backlogs of 10^4 to 10^6; delayed lateness with 10^5 and 10^6 tasks
+ * in the set; 1, 4 and 16 worker processes on one queue and 10 queues
+ * (with `--quick`, every size ÷ 10).
  * A contestant given as an absolute path is a module exporting a
  * `Contestant` (see `contestants/types.ts`), e.g. a modified copy of the
  * library to compare against the checkout in one run.
@@ -56,7 +61,7 @@ interface Options {
 }
 
 const USAGE = `Usage: node bench/run.ts [--quick] [--runtime=node|deno|bun] [--reps K] [--n N] [--latency-n N]
-                         [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory]
+                         [--only bulk,inflight,process1,process10,process100,running,latency,delayed,memory,growth]
                          [--contestants raw,bullmq,beequeue,taskrunner[,/abs/path/to/module.ts]] [--profile] [--out FILE]`;
 const FLAGS = new Set(["--quick", "--profile", "--help", "-h"]);
 const VALUE_FLAGS = new Set(["--runtime", "--reps", "--n", "--latency-n", "--only", "--contestants", "--out"]);
@@ -163,10 +168,10 @@ function record(s: ScenarioResult, contestant: string, metric: string, value: nu
 
 const timeoutMs = opts.quick ? 60_000 : 180_000;
 
-function start(spec: Omit<ChildSpec, "url" | "queue">, label: string, measureRss: boolean, timeout = timeoutMs): Child {
+function start(spec: Omit<ChildSpec, "url" | "queue"> & { queue?: string }, label: string, measureRss: boolean, timeout = timeoutMs): Child {
   const runtime = opts.runtime;
   const profile = opts.profile && runtime === "node";
-  const child = launch({ ...spec, url: redis!.url, queue: "bench", cpuProfDir: profile ? "bench/results/prof" : undefined }, {
+  const child = launch({ queue: "bench", ...spec, url: redis!.url, cpuProfDir: profile ? "bench/results/prof" : undefined }, {
     runtime,
     measureRss,
     timeoutMs: timeout,
@@ -412,6 +417,140 @@ async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
   record(s, contestant, "lateness p50", l.p50);
   record(s, contestant, "lateness p99", l.p99);
   record(s, contestant, "lateness max", l.max);
+}
+
+// ---------------------------------------------------------------------------
+// How cost grows (`--only growth`; not part of the default run)
+
+/** `--quick` with `--only growth`: every size ÷ 10 (a smoke run). */
+const GROWTH_SCALE = opts.quick ? 10 : 1;
+/** Tasks of each kind for the bytes-per-task figures. */
+const GROWTH_BYTES_N = 10_000 / GROWTH_SCALE;
+/** Pre-filled backlogs; BullMQ and Bee-Queue stop at the middle one (a 10^6 fill alone takes them about a minute). */
+const GROWTH_BACKLOGS = [10_000, 100_000, 1_000_000].map((n) => n / GROWTH_SCALE);
+/** Tasks processed (and timed) out of each backlog. */
+const GROWTH_WINDOW = 50_000 / GROWTH_SCALE;
+/** Far-future delayed tasks in the set while the probe batch runs. */
+const GROWTH_DELAYED_SETS = [0, 100_000, 1_000_000].map((n) => n / GROWTH_SCALE);
+/** Worker processes on one queue; the 10-queue run is TaskRunner only. */
+const GROWTH_PROCS = [1, 4, 16];
+const GROWTH_QUEUES = 10;
+const HOUR_MS = 3_600_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pow10 = (n: number): string => `10^${Math.round(Math.log10(n))}`;
+
+/** Redis `used_memory`, read once the clients that wrote have gone. */
+async function usedMemory(): Promise<number> {
+  await sleep(200);
+  const info = (await admin.info("memory")) as string;
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+/** Add `n` tasks from one producer process in batches of 1,000. */
+async function fill(contestant: string, n: number, extra: Partial<ChildSpec> = {}): Promise<void> {
+  const p = start({ role: "bulk", contestant, n, batch: 1000, ...extra }, `${contestant} fill`, false, 600_000);
+  await p.next("ready");
+  p.send("go");
+  await p.next("result");
+  await stop(p);
+}
+
+/** Redis bytes per waiting, delayed (due in an hour) and dead task (the run throws, no retries). */
+async function growthBytes(s: ScenarioResult, contestant: string): Promise<void> {
+  const n = GROWTH_BYTES_N;
+  for (const kind of contestant === "raw" ? ["waiting"] : ["waiting", "delayed", "dead"]) {
+    await flush();
+    const m0 = await usedMemory();
+    await fill(contestant, n, { delayMs: kind === "delayed" ? HOUR_MS : undefined, fail: kind === "dead" });
+    if (kind === "dead") {
+      const w = start({ role: "worker", contestant, n, concurrency: 100, fail: true }, `${contestant} failing worker`, false);
+      await w.next("ready");
+      w.send("go");
+      await w.next("result");
+      await stop(w);
+    }
+    record(s, contestant, kind, ((await usedMemory()) - m0) / n);
+  }
+}
+
+/** Process the first 50,000 tasks (or all) of a pre-filled backlog at C = 100. */
+async function growthBacklog(s: ScenarioResult, cost: ScenarioResult, contestant: string): Promise<void> {
+  const sizes = ["raw", "taskrunner"].includes(contestant) ? GROWTH_BACKLOGS : GROWTH_BACKLOGS.slice(0, 2);
+  for (const size of sizes) {
+    await flush();
+    const m0 = await usedMemory();
+    const n = Math.min(size, GROWTH_WINDOW);
+    const w = start({ role: "worker", contestant, n, concurrency: 100 }, `${contestant} worker`, false, 600_000);
+    await w.next("ready");
+    await fill(contestant, size);
+    const m1 = await usedMemory();
+    const c0 = await redisCpuMs();
+    w.send("go");
+    const r = await w.next("result");
+    const c1 = await redisCpuMs();
+    await stop(w);
+    record(s, contestant, `backlog ${pow10(size)}`, r.rate as number);
+    record(cost, contestant, `client CPU µs, ${pow10(size)}`, ((r.cpuMs as number) * 1000) / n);
+    record(cost, contestant, `Redis CPU µs, ${pow10(size)}`, ((c1.cpuMs - c0.cpuMs) * 1000) / n);
+    record(cost, contestant, `Redis bytes, ${pow10(size)}`, (m1 - m0) / size);
+  }
+}
+
+/** A probe batch of delayed tasks (the `delayed` scenario's) while the set holds far-future tasks. */
+async function growthDelayed(s: ScenarioResult, contestant: string): Promise<void> {
+  for (const size of GROWTH_DELAYED_SETS) {
+    await flush();
+    if (size) await fill(contestant, size, { delayMs: HOUR_MS });
+    const w = start({ role: "delayed-worker", contestant, n: opts.delayedN, concurrency: 100 }, `${contestant} worker`, false);
+    await w.next("ready");
+    const p = start({ role: "delayed-producer", contestant, n: opts.delayedN, spreadMs: opts.delayedSpreadMs }, `${contestant} producer`, false);
+    await p.next("ready");
+    w.send("go");
+    await w.next("started");
+    const c0 = await redisCpuMs();
+    p.send("go");
+    await p.next("result");
+    const wr = await w.next("result");
+    const c1 = await redisCpuMs();
+    await stop(p);
+    await stop(w);
+    const l = wr.lateness as Record<string, number>;
+    const at = size ? pow10(size) : "0";
+    record(s, contestant, `lateness p50, set ${at}`, l.p50);
+    record(s, contestant, `lateness p99, set ${at}`, l.p99);
+    record(s, contestant, `Redis CPU µs/task, set ${at}`, ((c1.cpuMs - c0.cpuMs) * 1000) / opts.delayedN);
+  }
+}
+
+/**
+ * `procs` worker processes (C = 100 each) per queue on `queues` queues, each queue
+ * pre-filled with `perQueue` tasks. Rate = all tasks / (first worker start → last completion).
+ */
+async function sharedRun(s: ScenarioResult, cost: ScenarioResult, contestant: string, metric: string, queues: number, procs: number, perQueue: number): Promise<void> {
+  await flush();
+  const names = Array.from({ length: queues }, (_, i) => (queues === 1 ? "bench" : `bench${i}`));
+  const workers: Child[] = [];
+  for (const queue of names) {
+    for (let i = 0; i < procs; i++) workers.push(start({ role: "worker", contestant, queue, n: 0, concurrency: 100, shared: true }, `${contestant} worker ${queue}/${i}`, false));
+  }
+  for (const w of workers) await w.next("ready");
+  for (const queue of names) await fill(contestant, perQueue, { queue });
+  const total = queues * perQueue;
+  const counts = workers.map(() => 0);
+  workers.forEach((w, i) => w.on("count", (m) => (counts[i] = m.done as number)));
+  const c0 = await redisCpuMs();
+  for (const w of workers) w.send("go");
+  while (counts.reduce((a, b) => a + b, 0) < total) await sleep(20);
+  for (const w of workers) w.send("end");
+  const rs = await Promise.all(workers.map((w) => w.next("result")));
+  const c1 = await redisCpuMs();
+  await Promise.all(workers.map(stop));
+  const t0 = Math.min(...rs.map((r) => r.t0 as number));
+  const t1 = Math.max(...rs.map((r) => r.tLast as number));
+  record(s, contestant, metric, (total / (t1 - t0)) * 1000);
+  record(cost, contestant, `client CPU µs, ${metric}`, (rs.reduce((a, r) => a + (r.cpuMs as number), 0) * 1000) / total);
+  record(cost, contestant, `Redis CPU µs, ${metric}`, ((c1.cpuMs - c0.cpuMs) * 1000) / total);
 }
 
 // ---------------------------------------------------------------------------
@@ -686,6 +825,49 @@ async function main(): Promise<void> {
     s.notes.push("The raw ceiling has no delayed tasks; the bar is p99 ≤ 20 ms.");
     if (contestants.includes("beequeue")) s.notes.push("Bee-Queue raises delayed jobs due within its `delayedDebounce` (default 1,000 ms, kept) together, when the last of them is due.");
     await each(s, contestants.filter((c) => c !== "raw"), (c) => delayed(s, c));
+  }
+  if (opts.only?.has("growth")) {
+    const among = (ids: string[]): string[] => contestants.filter((c) => ids.includes(c));
+    // Bytes are exact and the delayed fills long (a 10^6 fill takes BullMQ about 50 s): one rep; the rest three.
+    const growthReps = opts.quick ? 1 : 3;
+    const b = scenario("growth-bytes", `Redis bytes per task, ${nice(GROWTH_BYTES_N)} tasks of each kind in a flushed Redis`, "bytes", "lower", ["waiting", "delayed", "dead"]);
+    b.notes.push(
+      "INFO memory used_memory after the fill (the writing clients gone) minus after FLUSHALL, divided by N. Waiting: bulk-added, no worker. Delayed: bulk-added, due in an hour. Dead: bulk-added, then a worker whose handler throws with no retries ran them all: TaskRunner's dead-letter stream (maxRetry 0), BullMQ's failed set (attempts 1, removeOnFail off), Bee-Queue's failed set (retries 0, removeOnFailure off). The raw ceiling has waiting tasks only.",
+      "BullMQ's figures include its events stream (capped near 10,000 entries), so they fall somewhat with larger N.",
+    );
+    await each(b, contestants, (c) => growthBytes(b, c), 1);
+
+    const g = scenario("growth-backlog", `process a pre-filled backlog at C = 100, rate over the first ${nice(GROWTH_WINDOW)} tasks (or all)`, "tasks/s", "higher", GROWTH_BACKLOGS.map((n) => `backlog ${pow10(n)}`));
+    const cost = GROWTH_BACKLOGS.flatMap((n) => [`client CPU µs, ${pow10(n)}`, `Redis CPU µs, ${pow10(n)}`, `Redis bytes, ${pow10(n)}`]);
+    const gc = scenario("growth-backlog-cost", "cost per task: process a pre-filled backlog at C = 100", "per task", "lower", cost);
+    g.notes.push(
+      "BullMQ and Bee-Queue at the two smaller backlogs only: a 10^6 fill alone takes BullMQ about 50 s here (its bulk dispatch runs near 20,000 tasks/s).",
+      `At the smallest backlog only ${nice(GROWTH_BACKLOGS[0])} tasks are timed, so start-up (JIT warm-up, first reads) weighs more there for every contestant; compare the two larger backlogs for growth.`,
+    );
+    gc.notes.push("CPU over the processed window divided by the tasks processed; Redis bytes = used_memory after the fill minus after FLUSHALL, divided by the backlog.");
+    await each(g, contestants, (c) => growthBacklog(g, gc, c), growthReps);
+    print(table(gc) + "\n");
+
+    const dl = GROWTH_DELAYED_SETS.flatMap((n) => {
+      const at = n ? pow10(n) : "0";
+      return [`lateness p50, set ${at}`, `lateness p99, set ${at}`, `Redis CPU µs/task, set ${at}`];
+    });
+    const d = scenario("growth-delayed", `delayed tasks: ${nice(opts.delayedN)} probe tasks due over ${opts.delayedSpreadMs / 1000} s while the delayed set holds ${GROWTH_DELAYED_SETS.map((n) => (n ? pow10(n) : "0")).join(", ")} tasks due in an hour`, "ms; Redis CPU µs per probe task", "lower", dl);
+    d.notes.push("Lateness = handler start − due. Redis CPU covers the probe window (the probe's dispatch, promotion and processing, and any periodic work on the set) divided by the probe tasks.");
+    await each(d, among(["bullmq", "taskrunner"]), (c) => growthDelayed(d, c), 1);
+
+    const procLabel = (k: number): string => `${k} process${k > 1 ? "es" : ""}`;
+    const qLabel = `${GROWTH_QUEUES} queues, 1 process each`;
+    const pm = [...GROWTH_PROCS.map(procLabel), qLabel];
+    const p = scenario("growth-procs", `worker processes (C = 100 each) on one queue, and ${GROWTH_QUEUES} queues on one Redis, ${nice(GROWTH_WINDOW)} tasks pre-filled in all`, "tasks/s", "higher", pm);
+    const pc = scenario("growth-procs-cost", "cost per task: worker processes and queues", "per task", "lower", pm.flatMap((m) => [`client CPU µs, ${m}`, `Redis CPU µs, ${m}`]));
+    p.notes.push(`Rate = all tasks / (first worker's start → last completion in any worker). ${GROWTH_QUEUES} queues: ${nice(GROWTH_WINDOW / GROWTH_QUEUES)} tasks each, TaskRunner only. The machine has 2 cores.`);
+    pc.notes.push("Client CPU: all worker processes, from `go` to the `end` command (up to about 0.1 s idle after the last task); Redis CPU over the same window.");
+    await each(p, among(["raw", "taskrunner"]), async (c) => {
+      for (const k of GROWTH_PROCS) await sharedRun(p, pc, c, procLabel(k), 1, k, GROWTH_WINDOW);
+      if (c === "taskrunner") await sharedRun(p, pc, c, qLabel, GROWTH_QUEUES, 1, GROWTH_WINDOW / GROWTH_QUEUES);
+    }, growthReps);
+    print(table(pc) + "\n");
   }
   for (const s of rss) {
     if (Object.keys(s.values).length) {

@@ -45,8 +45,9 @@ export const beequeue: Contestant = {
     });
     await queue.ready();
     return {
-      async addBulk(payloads: readonly Payload[]): Promise<void> {
-        const errors = await queue.saveAll(payloads.map((p) => queue.createJob(p)));
+      async addBulk(payloads: readonly Payload[], delay?: number): Promise<void> {
+        const until = Date.now() + (delay ?? 0);
+        const errors = await queue.saveAll(payloads.map((p) => delay ? queue.createJob(p).delayUntil(until) : queue.createJob(p)));
         if (errors.size) throw [...errors.values()][0];
       },
       async add(payload: Payload, delay?: number): Promise<void> {
@@ -66,16 +67,19 @@ export const beequeue: Contestant = {
       getEvents: false,
       activateDelayedJobs: true,
       removeOnSuccess: true,
-      removeOnFailure: true,
+      // Retries default to 0; failed jobs kept in the failed set when the scenario counts them.
+      removeOnFailure: !options.fail,
     });
     // Emitted by the worker once the job's completion is written to Redis.
     queue.on("succeeded", (job) => options.onCompleted(job.id));
+    if (options.fail) queue.on("failed", (job) => options.onCompleted(job.id));
     queue.on("error", (err) => console.error("bee-queue worker error", err));
     await queue.ready();
     return {
       start(): Promise<void> {
         queue.process(options.concurrency, async (job) => {
           options.handler(job.data, job.id);
+          if (options.fail) throw new Error("fails");
         });
         return Promise.resolve();
       },

@@ -27,12 +27,13 @@ export const bullmq: Contestant = {
   async producer(target: Target): Promise<Producer> {
     const queue = new Queue(target.queue, {
       connection: connection(target.url),
-      defaultJobOptions: JOB_OPTS,
+      // Failed jobs kept in the failed set when the scenario counts them.
+      defaultJobOptions: target.fail ? { ...JOB_OPTS, removeOnFail: false } : JOB_OPTS,
     });
     await queue.waitUntilReady();
     return {
-      async addBulk(payloads: readonly Payload[]): Promise<void> {
-        await queue.addBulk(payloads.map((data) => ({ name: "noop", data })));
+      async addBulk(payloads: readonly Payload[], delay?: number): Promise<void> {
+        await queue.addBulk(payloads.map((data) => ({ name: "noop", data, opts: delay ? { delay } : undefined })));
       },
       async add(payload: Payload, delay?: number): Promise<void> {
         await queue.add("noop", payload, delay ? { delay } : undefined);
@@ -48,16 +49,19 @@ export const bullmq: Contestant = {
       options.queue,
       async (job) => {
         options.handler(job.data as Payload, job.id as string);
+        if (options.fail) throw new Error("fails");
       },
       {
         connection: connection(options.url),
         concurrency: options.concurrency,
         autorun: false,
         removeOnComplete: { count: 0 },
-        removeOnFail: { count: 0 },
+        ...(options.fail ? {} : { removeOnFail: { count: 0 } }),
       },
     );
     worker.on("completed", (job) => options.onCompleted(job.id as string));
+    // Attempts default to 1: a failed job goes to the failed set at once.
+    if (options.fail) worker.on("failed", (job) => options.onCompleted(job?.id as string));
     worker.on("error", (err) => console.error("bullmq worker error", err));
     await worker.waitUntilReady();
     let running: Promise<void> = Promise.resolve();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { createClient } from "@redis/client";
 import type { Contestant, Payload, Producer, Target, Worker, WorkerOptions } from "./types.ts";
 
@@ -49,6 +50,8 @@ export const raw: Contestant = {
     const client = await connect(options.url);
     const key = options.queue;
     await client.xGroupCreate(key, GROUP, "0", { MKSTREAM: true }).catch(() => {});
+    // One consumer per process, so several worker processes share the group.
+    const consumer = `c${process.pid}`;
     let running = false;
     let loop: Promise<void> = Promise.resolve();
     const run = async (): Promise<void> => {
@@ -57,7 +60,7 @@ export const raw: Contestant = {
         const acked = toAck.length
           ? client.multi().xAck(key, GROUP, toAck).xDel(key, toAck).execAsPipeline()
           : null;
-        const read = client.xReadGroup(GROUP, "c1", { key, id: ">" }, {
+        const read = client.xReadGroup(GROUP, consumer, { key, id: ">" }, {
           COUNT: options.concurrency,
           BLOCK: 1000,
         });

@@ -45,8 +45,8 @@ export const taskrunner: Contestant = {
     const task = runner.registerTask({ name: TASK, action: (_p: Payload) => {} });
     await queue.init(GROUP);
     return {
-      async addBulk(payloads: readonly Payload[]): Promise<void> {
-        await task.dispatchBulk(payloads.map((payload) => ({ payload })));
+      async addBulk(payloads: readonly Payload[], delay?: number): Promise<void> {
+        await task.dispatchBulk(payloads.map((payload) => (delay ? { payload, options: { delay } } : { payload })));
       },
       async add(payload: Payload, delay?: number): Promise<void> {
         await task.dispatch(payload, delay ? { delay } : undefined);
@@ -71,9 +71,13 @@ export const taskrunner: Contestant = {
       name: TASK,
       action: (payload: Payload, ctx) => {
         options.handler(payload, ctx.id);
+        if (options.fail) throw new Error("fails");
       },
+      // A failed run goes straight to the dead-letter store.
+      ...(options.fail ? { maxRetry: 0 } : {}),
     });
     runner.on("completed", (e) => options.onCompleted(e.id));
+    if (options.fail) runner.on("dead", (e) => options.onCompleted(e.id));
     await queue.init(GROUP);
     return {
       async start(): Promise<void> {

@@ -21,12 +21,17 @@ export interface Target {
   url: string;
   /** Queue (stream) name. */
   queue: string;
+  /**
+   * Every run throws and is not retried: the task goes to the library's
+   * store of failed tasks (kept, not removed), and `onCompleted` reports it.
+   */
+  fail?: boolean;
 }
 
 /** Dispatches tasks. */
 export interface Producer {
-  /** Add many tasks in one call (one pipeline / bulk call). */
-  addBulk(payloads: readonly Payload[]): Promise<void>;
+  /** Add many tasks in one call (one pipeline / bulk call), each visible after `delay` ms when given (not the raw ceiling). */
+  addBulk(payloads: readonly Payload[], delay?: number): Promise<void>;
   /** Add one task, visible after `delay` ms when given. */
   add(payload: Payload, delay?: number): Promise<void>;
   /** Close connections. */
@@ -39,7 +44,7 @@ export interface WorkerOptions extends Target {
   concurrency: number;
   /** Called at the start of every task with its payload and transport id. */
   handler: (payload: Payload, key: string) => void;
-  /** Called when a task's completion is recorded by the transport. */
+  /** Called when a task's completion (with `fail`: its failure) is recorded by the transport. */
   onCompleted: (key: string) => void;
 }
 
