@@ -32,7 +32,7 @@ import type {
   StatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
-import { decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { decodeDeadLetter, rangeEntries, readGroupDeliveries, taskFields } from "./_codec.ts";
 import { Announcements } from "./_announcements.ts";
 import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
@@ -298,9 +298,10 @@ export class RedisStreamQueue implements MessageQueue {
         if (this.#closed || signal?.aborted) return [];
         throw error;
       }
-      const entries = readGroupEntries(reply);
-      if (entries.length > 0) {
-        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#defaultReservation)));
+      const deliveries = readGroupDeliveries(reply, this.#defaultReservation);
+      if (deliveries.length > 0) {
+        for (let i = 0; i < deliveries.length; i++) this.#track(deliveries[i]);
+        return deliveries;
       }
       if (window < 1 || deadline - Date.now() < 1) return [];
     }
