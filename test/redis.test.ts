@@ -326,6 +326,29 @@ describe("RedisStreamQueue on Redis", () => {
     }
   });
 
+  it("after a full batch, a read that gets no answer within the command timeout fails instead of hanging", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "backlogstall", commandTimeout: 200 });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1), task(2)]);
+      assert.equal((await queue.receive(c, { count: 1, block: 1_000 })).length, 1);
+      // Reads are writes: paused, the next read (without BLOCK, after a full batch) gets no answer.
+      await client.sendCommand(["CLIENT", "PAUSE", "1500", "WRITE"]);
+      const started = Date.now();
+      await assert.rejects(queue.receive(c, { count: 1, block: 1_000 }), /did not answer/);
+      assert.ok(Date.now() - started < 1_200);
+      await client.sendCommand(["CLIENT", "UNPAUSE"]);
+      // The connection was dropped: the next receive opens a new one.
+      assert.ok(Array.isArray(await queue.receive(c, { count: 1, block: 300 })));
+    } finally {
+      await client.sendCommand(["CLIENT", "UNPAUSE"]).catch(() => {});
+      await queue.close();
+      await client.close();
+    }
+  });
+
   it("a blocked receive interrupted by DEL of the stream recreates the group and keeps waiting", async () => {
     const client = await connected();
     const logger = recordingLogger();

@@ -143,6 +143,40 @@ export class BlockingReaders {
     }
   }
 
+  /**
+   * Send one XREADGROUP without BLOCK (`args`) on the consumer's own
+   * connection, if it is ready. It answers at once, so it needs no abort
+   * handling; a connection that does not answer within the command timeout
+   * is dropped, as a stalled blocking read's is.
+   *
+   * @param consumer Whose connection to use.
+   * @param args The XREADGROUP command, without BLOCK.
+   * @returns The raw reply; undefined when the connection is not ready (use {@linkcode read}).
+   */
+  readNow(consumer: Consumer, args: string[]): Promise<unknown> | undefined {
+    const blocker = this.#blockers.get(consumer.name);
+    if (blocker === undefined || !blocker.connected) return undefined;
+    const read = blocker.conn.send(this.#stream, args);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        read.catch(() => {});
+        this.#dropBlocker(consumer.name, blocker);
+        reject(new TransportError(`Redis did not answer a read within ${this.#commandTimeout} ms (${this.#name})`));
+      }, this.#commandTimeout);
+      read.then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (error) => {
+          clearTimeout(timer);
+          blocker.clientId = null;
+          reject(error);
+        },
+      );
+    });
+  }
+
   #dropBlocker(name: string, blocker: Blocker): void {
     if (this.#blockers.get(name) === blocker) this.#blockers.delete(name);
     try {
