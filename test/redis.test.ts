@@ -299,6 +299,56 @@ describe("RedisStreamQueue on Redis", () => {
     }
   });
 
+  it("after a full batch, a receive that finds nothing waiting still blocks for new tasks", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "backlog" });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1), task(2), task(3)]);
+      assert.deepEqual((await queue.receive(c, { count: 2, block: 0 })).map((d) => d.id), ["task-1", "task-2"]);
+      // The rest of the batch comes at once.
+      assert.deepEqual((await queue.receive(c, { count: 2, block: 2_000 })).map((d) => d.id), ["task-3"]);
+      await queue.add([task(4), task(5)]);
+      assert.equal((await queue.receive(c, { count: 2, block: 0 })).length, 2);
+      // A full batch again, but nothing waits now: the receive blocks until a task comes.
+      const started = Date.now();
+      const blocked = queue.receive(c, { count: 2, block: 2_000 });
+      await new Promise((r) => setTimeout(r, 150));
+      await queue.add([task(6)]);
+      assert.deepEqual((await blocked).map((d) => d.id), ["task-6"]);
+      assert.ok(Date.now() - started >= 100);
+      // Nothing at all: an empty answer once the block ends.
+      assert.deepEqual(await queue.receive(c, { count: 1, block: 0 }), []);
+    } finally {
+      await queue.close();
+      await client.close();
+    }
+  });
+
+  it("after a full batch, a read that gets no answer within the command timeout fails instead of hanging", async () => {
+    const client = await connected();
+    const queue = new RedisStreamQueue(client, { prefix: freshPrefix(), queue: "backlogstall", commandTimeout: 200 });
+    const c = { group: "g", name: "c" };
+    try {
+      await queue.init("g");
+      await queue.add([task(1), task(2)]);
+      assert.equal((await queue.receive(c, { count: 1, block: 1_000 })).length, 1);
+      // Reads are writes: paused, the next read (without BLOCK, after a full batch) gets no answer.
+      await client.sendCommand(["CLIENT", "PAUSE", "1500", "WRITE"]);
+      const started = Date.now();
+      await assert.rejects(queue.receive(c, { count: 1, block: 1_000 }), /did not answer/);
+      assert.ok(Date.now() - started < 1_200);
+      await client.sendCommand(["CLIENT", "UNPAUSE"]);
+      // The connection was dropped: the next receive opens a new one.
+      assert.ok(Array.isArray(await queue.receive(c, { count: 1, block: 300 })));
+    } finally {
+      await client.sendCommand(["CLIENT", "UNPAUSE"]).catch(() => {});
+      await queue.close();
+      await client.close();
+    }
+  });
+
   it("a blocked receive interrupted by DEL of the stream recreates the group and keeps waiting", async () => {
     const client = await connected();
     const logger = recordingLogger();

@@ -80,7 +80,10 @@ export function fieldRecord(raw: unknown): Record<string, string> | null {
 
 /** Epoch ms encoded in a stream entry id. */
 export function idTime(id: string): number {
-  const ms = Number(id.slice(0, id.indexOf("-")));
+  const dash = id.indexOf("-");
+  const digits = dash > 0 ? intBetween(id, 0, dash) : null;
+  if (digits !== null) return digits;
+  const ms = Number(id.slice(0, dash));
   return Number.isFinite(ms) ? ms : 0;
 }
 
@@ -147,9 +150,11 @@ function taskEntry(raw: unknown): TaskEntry | null {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const value = String(raw[i + 1]);
     switch (String(raw[i])) {
+      // The packed layout's two fields first.
+      case "m": f.m = value; break;
+      case "body": f.body = value; break;
       case "id": f.id = value; break;
       case "name": f.name = value; break;
-      case "body": f.body = value; break;
       case "attempt": f.attempt = value; break;
       case "rt": f.rt = value; break;
       case "dat": f.dat = value; break;
@@ -157,7 +162,6 @@ function taskEntry(raw: unknown): TaskEntry | null {
       case "uk": f.uk = value; break;
       case "ut": f.ut = value; break;
       case "garbled": f.garbled = value; break;
-      case "m": f.m = value; break;
     }
   }
   return f;
@@ -179,6 +183,79 @@ export function decodeDelivery(
   fallbackReservation: number,
 ): Delivery {
   const f = taskEntry(raw);
+  if (f !== null && f.m !== undefined) {
+    const packed = packedDelivery(deliveryId, f, f.m, deliveryCount);
+    if (packed !== null) return packed;
+  }
+  return checkedDelivery(deliveryId, f, deliveryCount, fallbackReservation);
+}
+
+/** `value.slice(start, end)` as a decimal of 1 to 15 digits; null for anything else. */
+function intBetween(value: string, start: number, end: number): number | null {
+  const len = end - start;
+  if (len <= 0 || len > 15) return null;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return null;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * The delivery of a well-formed entry in the packed layout (`m` and `body`,
+ * perhaps `dat`/`rat`, no per-value fields), read straight from `m`
+ * without slicing its numbers out; null for anything else, which
+ * {@linkcode checkedDelivery} then decodes (and reports).
+ */
+function packedDelivery(deliveryId: string, f: TaskEntry, m: string, deliveryCount: number): Delivery | null {
+  if (
+    f.body === undefined || f.garbled !== undefined || f.id !== undefined || f.name !== undefined ||
+    f.attempt !== undefined || f.rt !== undefined || f.uk !== undefined || f.ut !== undefined
+  ) return null;
+  const c1 = m.indexOf(":");
+  if (c1 < 0) return null;
+  const c2 = m.indexOf(":", c1 + 1);
+  if (c2 < 0) return null;
+  const c3 = m.indexOf(":", c2 + 1);
+  if (c3 < 0) return null;
+  const c4 = m.indexOf(":", c3 + 1);
+  if (c4 < 0) return null;
+  const attempt = intBetween(m, 0, c1);
+  if (attempt === null) return null;
+  const rt = intBetween(m, c1 + 1, c2);
+  if (rt === null) return null;
+  const idLen = intBetween(m, c3 + 1, c4);
+  const pos = c4 + 1;
+  if (idLen === null || pos + idLen > m.length) return null;
+  const readyAt = nonNegativeInt(f.rat) ?? idTime(deliveryId);
+  // A `dat` field wins over the packed value; an empty packed value is absent.
+  const dispatchedAt = f.dat !== undefined
+    ? nonNegativeInt(f.dat)
+    : c3 > c2 + 1
+    ? intBetween(m, c2 + 1, c3)
+    : null;
+  return {
+    deliveryId,
+    deliveryCount,
+    id: m.slice(pos, pos + idLen),
+    name: m.slice(pos + idLen),
+    body: f.body,
+    attempt,
+    reservationTimeout: rt,
+    dispatchedAt: dispatchedAt ?? readyAt,
+    readyAt,
+  };
+}
+
+/** {@linkcode decodeDelivery} for any entry, with every problem found listed in `malformed`. */
+function checkedDelivery(
+  deliveryId: string,
+  f: TaskEntry | null,
+  deliveryCount: number,
+  fallbackReservation: number,
+): Delivery {
   const problems: string[] = [];
   if (!f) problems.push("entry has no fields (deleted or trimmed)");
   else if (f.garbled !== undefined) problems.push("delayed entry could not be decoded");
@@ -252,12 +329,35 @@ export function decodeDeadLetter(deadLetterId: string, raw: unknown): DeadLetter
  * RESP2 (`[[key, entries]]`) and RESP3 (a map keyed by stream name) alike.
  */
 export function readGroupEntries(reply: unknown): Array<[string, unknown]> {
-  if (reply == null) return [];
-  let entries: unknown;
-  if (Array.isArray(reply)) entries = (reply[0] as unknown[] | undefined)?.[1];
-  else if (reply instanceof Map) entries = reply.values().next().value;
-  else if (typeof reply === "object") entries = Object.values(reply)[0];
-  return rangeEntries(entries);
+  return rangeEntries(streamEntries(reply));
+}
+
+/**
+ * The new deliveries of an XREADGROUP reply (one stream), decoded in one
+ * pass: the same as {@linkcode decodeDelivery} (delivery count 1) over
+ * {@linkcode readGroupEntries}, without the intermediate pairs.
+ *
+ * @param reply The XREADGROUP reply.
+ * @param fallbackReservation Reservation (ms) for entries without a valid one.
+ */
+export function readGroupDeliveries(reply: unknown, fallbackReservation: number): Delivery[] {
+  const entries = streamEntries(reply);
+  if (!Array.isArray(entries)) return [];
+  const out: Delivery[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as unknown[];
+    out[i] = decodeDelivery(String(e[0]), e[1], 1, fallbackReservation);
+  }
+  return out;
+}
+
+/** The entry list of the one stream of an XREADGROUP reply (RESP2 or RESP3); undefined if none. */
+function streamEntries(reply: unknown): unknown {
+  if (reply == null) return undefined;
+  if (Array.isArray(reply)) return (reply[0] as unknown[] | undefined)?.[1];
+  if (reply instanceof Map) return reply.values().next().value;
+  if (typeof reply === "object") return Object.values(reply)[0];
+  return undefined;
 }
 
 /** The entries of an XRANGE reply (or of one stream of XREADGROUP) as [id, fields] pairs. */

@@ -10,9 +10,15 @@ import type { Consumer } from "../../src/queue.ts";
 import { Connection, type RedisClientLike } from "./_connection.ts";
 import { ABORT_GRACE, withDeadline } from "./_util.ts";
 
+/** How a blocking read ended without its reply. */
+const STALLED: unique symbol = Symbol("stalled");
+const ABORTED: unique symbol = Symbol("aborted");
+
 interface Blocker {
   conn: Connection;
   ready: Promise<void>;
+  /** `ready` has resolved: reads no longer wait on it. */
+  connected: boolean;
   clientId: Promise<string> | null;
 }
 
@@ -59,7 +65,8 @@ export class BlockingReaders {
         if (!this.#closing.aborted) this.#logger.warn("redis blocking connection error", { queue: this.#name, error: error.message });
       });
       const conn = new Connection(client);
-      blocker = { conn, ready: client.connect().then(() => undefined), clientId: null };
+      const created: Blocker = { conn, ready: client.connect().then(() => { created.connected = true; }), connected: false, clientId: null };
+      blocker = created;
       blocker.ready.catch(() => this.#blockers.delete(name));
       this.#blockers.set(name, blocker);
     }
@@ -81,21 +88,29 @@ export class BlockingReaders {
    */
   async read(consumer: Consumer, args: string[], window: number, signal?: AbortSignal): Promise<unknown> {
     const blocker = this.#blocker(consumer.name);
-    await withDeadline(blocker.ready, this.#commandTimeout, "connecting the blocking reader");
+    if (!blocker.connected) await withDeadline(blocker.ready, this.#commandTimeout, "connecting the blocking reader");
     const conn = blocker.conn;
-    blocker.clientId ??= conn.send(this.#stream, ["CLIENT", "ID"]).then(String);
-    const clientId = blocker.clientId;
-    clientId.catch(() => {
-      if (blocker.clientId === clientId) blocker.clientId = null;
-    });
+    let clientId = blocker.clientId;
+    if (clientId === null) {
+      const asked = conn.send(this.#stream, ["CLIENT", "ID"]).then(String);
+      blocker.clientId = clientId = asked;
+      asked.catch(() => {
+        if (blocker.clientId === asked) blocker.clientId = null;
+      });
+    }
     const read = conn.send(this.#stream, args);
     // The client's own timeout stops at the socket: bound the wait here. A
     // read that outlives its window by this margin means a dead or cut-off
     // connection; it is dropped and the next call opens a new one.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let giveUp: (reason: "stalled" | "aborted") => void = () => {};
-    const abandoned = new Promise<"stalled" | "aborted">((resolve) => (giveUp = resolve));
-    timer = setTimeout(() => giveUp("stalled"), window + this.#commandTimeout);
+    // One promise settled by the reply, its failure, or giving up (a symbol).
+    let giveUp: (outcome: unknown) => void = () => {};
+    let fail: (error: unknown) => void = () => {};
+    const settled = new Promise<unknown>((resolve, reject) => {
+      giveUp = resolve;
+      fail = reject;
+    });
+    read.then(giveUp, fail);
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => giveUp(STALLED), window + this.#commandTimeout);
     let unblocked = false;
     const onAbort = () => {
       if (unblocked) return;
@@ -105,17 +120,16 @@ export class BlockingReaders {
         .catch(() => {/* no permission or gone: the window ends the read */});
       // Normally the unblocked read answers at once; if it cannot, stop waiting.
       clearTimeout(timer);
-      timer = setTimeout(() => giveUp("aborted"), ABORT_GRACE);
+      timer = setTimeout(() => giveUp(ABORTED), ABORT_GRACE);
     };
     signal?.addEventListener("abort", onAbort);
     this.#closing.addEventListener("abort", onAbort);
     if (signal?.aborted) onAbort();
     try {
-      const outcome = await Promise.race([read.then((reply) => ({ reply })), abandoned]);
-      if (typeof outcome === "object") return outcome.reply;
-      read.catch(() => {});
+      const outcome = await settled;
+      if (outcome !== STALLED && outcome !== ABORTED) return outcome;
       this.#dropBlocker(consumer.name, blocker);
-      if (outcome === "aborted") return null;
+      if (outcome === ABORTED) return null;
       throw new TransportError(
         `Redis did not answer a ${window} ms blocking read within ${window + this.#commandTimeout} ms (${this.#name})`,
       );
@@ -127,6 +141,40 @@ export class BlockingReaders {
       signal?.removeEventListener("abort", onAbort);
       this.#closing.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Send one XREADGROUP without BLOCK (`args`) on the consumer's own
+   * connection, if it is ready. It answers at once, so it needs no abort
+   * handling; a connection that does not answer within the command timeout
+   * is dropped, as a stalled blocking read's is.
+   *
+   * @param consumer Whose connection to use.
+   * @param args The XREADGROUP command, without BLOCK.
+   * @returns The raw reply; undefined when the connection is not ready (use {@linkcode read}).
+   */
+  readNow(consumer: Consumer, args: string[]): Promise<unknown> | undefined {
+    const blocker = this.#blockers.get(consumer.name);
+    if (blocker === undefined || !blocker.connected) return undefined;
+    const read = blocker.conn.send(this.#stream, args);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        read.catch(() => {});
+        this.#dropBlocker(consumer.name, blocker);
+        reject(new TransportError(`Redis did not answer a read within ${this.#commandTimeout} ms (${this.#name})`));
+      }, this.#commandTimeout);
+      read.then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (error) => {
+          clearTimeout(timer);
+          blocker.clientId = null;
+          reject(error);
+        },
+      );
+    });
   }
 
   #dropBlocker(name: string, blocker: Blocker): void {

@@ -32,7 +32,7 @@ import type {
   StatsDelta,
 } from "../../src/queue.ts";
 import { Connection, isNoGroupError, type RedisClientLike } from "./_connection.ts";
-import { decodeDeadLetter, decodeDelivery, rangeEntries, readGroupEntries, taskFields } from "./_codec.ts";
+import { decodeDeadLetter, rangeEntries, readGroupDeliveries, taskFields } from "./_codec.ts";
 import { Announcements } from "./_announcements.ts";
 import { Groups } from "./_groups.ts";
 import { BlockingReaders, shutConnection } from "./_reader.ts";
@@ -130,6 +130,8 @@ export class RedisStreamQueue implements MessageQueue {
   #groups: Groups;
   #cursors = new Map<string, string>();
   #held = new Map<string, LockRef>();
+  /** Consumers whose last read filled its count: their next read first goes without BLOCK. */
+  #backlog = new WeakSet<Consumer>();
   #minReservation = Infinity;
   #announcements: Announcements;
   #readers: BlockingReaders;
@@ -281,13 +283,20 @@ export class RedisStreamQueue implements MessageQueue {
     const block = Math.max(0, options.block);
     const deadline = Date.now() + block;
     let recoveries = 0;
+    // After a full batch more is likely waiting: a read without BLOCK on the
+    // consumer's connection answers at once, with none of a blocking read's
+    // abort and unblock handling. An empty answer falls back to blocking reads.
+    let eager = this.#backlog.has(consumer);
     for (;;) {
       if (signal?.aborted || this.#closed) return [];
       const remaining = deadline - Date.now();
       const window = Math.min(remaining, this.#blockWindow);
+      const now = eager ? this.#readers.readNow(consumer, this.#readArgs(consumer, count, 0)) : undefined;
       let reply: unknown;
       try {
-        reply = window >= 1
+        reply = now !== undefined
+          ? await now
+          : window >= 1
           ? await this.#readers.read(consumer, this.#readArgs(consumer, count, Math.floor(window)), Math.floor(window), signal)
           : await this.#conn.send(this.keys.stream, this.#readArgs(consumer, count, 0));
       } catch (error) {
@@ -295,13 +304,20 @@ export class RedisStreamQueue implements MessageQueue {
           await this.#groups.recover(consumer.group, error);
           continue;
         }
+        this.#backlog.delete(consumer);
         if (this.#closed || signal?.aborted) return [];
         throw error;
       }
-      const entries = readGroupEntries(reply);
-      if (entries.length > 0) {
-        return entries.map(([id, fields]) => this.#track(decodeDelivery(id, fields, 1, this.#defaultReservation)));
+      const deliveries = readGroupDeliveries(reply, this.#defaultReservation);
+      if (deliveries.length > 0) {
+        for (let i = 0; i < deliveries.length; i++) this.#track(deliveries[i]);
+        if (deliveries.length >= count) this.#backlog.add(consumer);
+        else this.#backlog.delete(consumer);
+        return deliveries;
       }
+      this.#backlog.delete(consumer);
+      eager = false;
+      if (now !== undefined) continue;
       if (window < 1 || deadline - Date.now() < 1) return [];
     }
   }
