@@ -255,20 +255,6 @@ describe("fetching", () => {
     for (const g of gates) g.resolve();
   });
 
-  it("reads without blocking right after an ack while reads come back full, and blocks after a short one", async () => {
-    const { runner, calls } = setup({ numWorkers: 1, batchSize: 1 });
-    let done = 0;
-    const t = runner.registerTask({ name: "t", action: () => {} });
-    runner.on("completed", () => done++);
-    await t.dispatchBulk([0, 1, 2].map((i) => ({ payload: i })));
-    await runner.start();
-    await until(() => done === 3 && calls.receive.length >= 5, "three completed, then a blocking read");
-    const blocks = calls.receive.map((c) => (c[1] as { block: number }).block);
-    assert.ok(blocks[0] > 0, "the first read blocks (no ack on its way)");
-    assert.deepEqual(blocks.slice(1, 4), [0, 0, 0], "each read after an ack and a full read returns at once");
-    assert.ok(blocks[4] > 0, "after the short (empty) read the loop blocks again");
-  });
-
   it("shares the worker slots between several fetch loops", async () => {
     const { runner, calls } = setup({ numWorkers: 3, numFetchers: 2, batchSize: 2 });
     let started = 0;
