@@ -96,20 +96,6 @@ export class AckBatcher {
     return age > period ? period : 0;
   }
 
-  /**
-   * Whether an ack call of this consumer went out within the last few ms
-   * (a healthy call still on its way): a read sent now shares its write to
-   * the transport.
-   *
-   * @param consumer The fetch loop's consumer.
-   * @returns True while a fresh ack call is in flight.
-   */
-  sending(consumer: Consumer): boolean {
-    const acks = this.#byConsumer.get(consumer);
-    if (acks === undefined || !acks.inFlight || acks.failures > 0) return false;
-    return this.#clock.now() - acks.sentAt <= MIN_STALL_PERIOD;
-  }
-
   /** Forget every consumer's acks (once the runner stopped). */
   clear(): void {
     this.#byConsumer.clear();

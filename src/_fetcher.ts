@@ -79,8 +79,6 @@ export class Fetching {
     const config = this.#config;
     const workers = this.#workers;
     let failures = 0;
-    // The last read filled its count: more work is likely waiting.
-    let full = false;
     while (!signal.aborted) {
       if (this.#instance.paused) {
         await this.#instance.whenResumed();
@@ -101,21 +99,15 @@ export class Fetching {
         continue;
       }
       const count = free < config.batchSize ? free : config.batchSize;
-      // An ack just went out and the last read filled its count: a read
-      // that returns at once travels with the ack (one write, one wake-up
-      // of the server). After a short read the loop blocks, as it does
-      // whenever no ack is on its way.
-      const quick = full && this.#acks.sending(consumer);
       workers.reserve(count);
       let deliveries: Delivery[];
       try {
         deliveries = await this.#queue.receive(consumer, {
           count,
-          block: quick ? 0 : config.blockDuration,
+          block: config.blockDuration,
           signal: this.#instance.fetchSignal,
         });
         failures = 0;
-        full = deliveries.length >= count;
       } catch (error) {
         workers.unreserve(count);
         if (signal.aborted) break;
