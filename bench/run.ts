@@ -396,19 +396,31 @@ async function latency(s: ScenarioResult, contestant: string): Promise<void> {
   record(s, contestant, "dispatch→completed p99", dn.p99);
 }
 
-async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
-  await flush();
+/**
+ * Run one probe batch of delayed tasks (`opts.delayedN`, due over
+ * `opts.delayedSpreadMs`) into a worker at C = 100; returns the worker's
+ * result and the Redis CPU (ms) spent from the producer's go to the last start.
+ */
+async function delayedProbe(contestant: string): Promise<{ result: Record<string, unknown>; redisCpuMs: number }> {
   const w = start({ role: "delayed-worker", contestant, n: opts.delayedN, concurrency: 100 }, `${contestant} worker`, false);
   await w.next("ready");
   const p = start({ role: "delayed-producer", contestant, n: opts.delayedN, spreadMs: opts.delayedSpreadMs }, `${contestant} producer`, false);
   await p.next("ready");
   w.send("go");
   await w.next("started");
+  const c0 = await redisCpuMs();
   p.send("go");
   await p.next("result");
-  const wr = await w.next("result");
+  const result = await w.next("result");
+  const c1 = await redisCpuMs();
   await stop(p);
   await stop(w);
+  return { result, redisCpuMs: c1.cpuMs - c0.cpuMs };
+}
+
+async function delayed(s: ScenarioResult, contestant: string): Promise<void> {
+  await flush();
+  const { result: wr } = await delayedProbe(contestant);
   const l = wr.lateness as Record<string, number>;
   const latest = (wr.latest as [number, number][] | undefined) ?? [];
   s.notes.push(
@@ -502,24 +514,12 @@ async function growthDelayed(s: ScenarioResult, contestant: string): Promise<voi
   for (const size of GROWTH_DELAYED_SETS) {
     await flush();
     if (size) await fill(contestant, size, { delayMs: HOUR_MS });
-    const w = start({ role: "delayed-worker", contestant, n: opts.delayedN, concurrency: 100 }, `${contestant} worker`, false);
-    await w.next("ready");
-    const p = start({ role: "delayed-producer", contestant, n: opts.delayedN, spreadMs: opts.delayedSpreadMs }, `${contestant} producer`, false);
-    await p.next("ready");
-    w.send("go");
-    await w.next("started");
-    const c0 = await redisCpuMs();
-    p.send("go");
-    await p.next("result");
-    const wr = await w.next("result");
-    const c1 = await redisCpuMs();
-    await stop(p);
-    await stop(w);
-    const l = wr.lateness as Record<string, number>;
+    const probe = await delayedProbe(contestant);
+    const l = probe.result.lateness as Record<string, number>;
     const at = size ? pow10(size) : "0";
     record(s, contestant, `lateness p50, set ${at}`, l.p50);
     record(s, contestant, `lateness p99, set ${at}`, l.p99);
-    record(s, contestant, `Redis CPU µs/task, set ${at}`, ((c1.cpuMs - c0.cpuMs) * 1000) / opts.delayedN);
+    record(s, contestant, `Redis CPU µs/task, set ${at}`, (probe.redisCpuMs * 1000) / opts.delayedN);
   }
 }
 
