@@ -156,24 +156,13 @@ export class BlockingReaders {
   readNow(consumer: Consumer, args: string[]): Promise<unknown> | undefined {
     const blocker = this.#blockers.get(consumer.name);
     if (blocker === undefined || !blocker.connected) return undefined;
-    const read = blocker.conn.send(this.#stream, args);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        read.catch(() => {});
-        this.#dropBlocker(consumer.name, blocker);
-        reject(new TransportError(`Redis did not answer a read within ${this.#commandTimeout} ms (${this.#name})`));
-      }, this.#commandTimeout);
-      read.then(
-        (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        (error) => {
-          clearTimeout(timer);
-          blocker.clientId = null;
-          reject(error);
-        },
-      );
+    let answered = false;
+    const read = blocker.conn.send(this.#stream, args).finally(() => answered = true);
+    return withDeadline(read, this.#commandTimeout, `a read (${this.#name})`).catch((error: unknown) => {
+      // Unanswered: the connection is dropped; failed: its id is asked again.
+      if (answered) blocker.clientId = null;
+      else this.#dropBlocker(consumer.name, blocker);
+      throw error;
     });
   }
 
